@@ -1,0 +1,58 @@
+"""One drawer for every module, driven by the keypoint meta (skeleton, colours)."""
+import cv2
+import numpy as np
+
+PALETTE = [(0, 255, 0), (255, 128, 0), (51, 153, 255), (255, 51, 255), (0, 215, 255), (255, 255, 0)]
+
+
+def draw(image, entry, meta=None, radius=None, thickness=None, kpt_thr=0.0, bbox_thr=0.0,
+         draw_bbox=True, show_kpt_idx=False, black_background=False):
+    """A copy of image (BGR) with the entry's instances drawn: boxes, skeleton, keypoints."""
+    canvas = np.zeros_like(image) if black_background else image.copy()
+    scale = max(image.shape[:2]) / 640.0
+    radius = radius or max(1, int(round(2 * scale)))
+    thickness = thickness or max(1, int(round(1.5 * scale)))
+    meta = meta or {}
+    skeleton = meta.get("skeleton", [])
+    link_colours = meta.get("link_colors") or [PALETTE[0]] * len(skeleton)
+    kpt_colours = meta.get("keypoint_colors")
+    for inst in entry.get("instances", []):
+        score = inst.get("box_score", 1.0)
+        if score is not None and score < bbox_thr:
+            continue
+        if draw_bbox and inst.get("box") is not None:
+            x1, y1, x2, y2 = (int(round(v)) for v in inst["box"][:4])
+            cv2.rectangle(canvas, (x1, y1), (x2, y2), (0, 0, 255), thickness)
+        pts = np.asarray(inst.get("keypoints", []), np.float32).reshape(-1, 2)
+        scores = inst.get("keypoint_scores")
+        ok = np.ones(len(pts), bool) if scores is None else np.asarray(scores) >= kpt_thr
+        for (a, b), colour in zip(skeleton, link_colours):
+            if a < len(pts) and b < len(pts) and ok[a] and ok[b]:
+                cv2.line(canvas, tuple(int(v) for v in np.round(pts[a])), tuple(int(v) for v in np.round(pts[b])),
+                         tuple(colour), thickness, cv2.LINE_AA)
+        for k, p in enumerate(pts):
+            if not ok[k]:
+                continue
+            centre = tuple(int(v) for v in np.round(p))
+            colour = tuple(kpt_colours[k]) if kpt_colours else PALETTE[1]
+            cv2.circle(canvas, centre, radius, colour, -1, cv2.LINE_AA)
+            if show_kpt_idx:
+                cv2.putText(canvas, str(k), (centre[0] + radius, centre[1] - radius), cv2.FONT_HERSHEY_SIMPLEX,
+                            0.3 * scale + 0.2, (255, 255, 255), 1, cv2.LINE_AA)
+    return canvas
+
+
+def save(canvas, output_dir, name, used):
+    """Write canvas as output_dir/name (.jpg), adding _1, _2 ... where the call reused a name."""
+    from pathlib import Path
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    stem = Path(name).stem
+    candidate, n = f"{stem}.jpg", 0
+    while candidate in used:
+        n += 1
+        candidate = f"{stem}_{n}.jpg"
+    used.add(candidate)
+    path = output_dir / candidate
+    cv2.imwrite(str(path), canvas)
+    return str(path)

@@ -1,0 +1,128 @@
+"""Turn whatever a user passes into BGR uint8 HxWx3 images, or an ImageError naming it."""
+import base64
+import binascii
+import os
+import struct
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".jp2", ".pgm", ".ppm", ".pbm"}
+
+
+def max_pixels():
+    return int(os.environ.get("HUB_MAX_IMAGE_PIXELS", 100_000_000))
+
+
+class ImageError(ValueError):
+    """A bad input image. The message starts with the input's name."""
+
+
+def to_bgr(array, name="image"):
+    """Normalise an array to contiguous BGR uint8 (grey, BGRA, 16-bit and float are converted)."""
+    if not isinstance(array, np.ndarray):
+        raise ImageError(f"{name}: expected a numpy array, a path or bytes, got {type(array).__name__}")
+    if array.size == 0 or array.ndim not in (2, 3) or min(array.shape[:2]) < 1:
+        raise ImageError(f"{name}: empty or malformed image array of shape {array.shape}")
+    if array.shape[0] * array.shape[1] > max_pixels():
+        raise ImageError(f"{name}: image of {array.shape[1]}x{array.shape[0]} pixels is over the "
+                         f"limit of {max_pixels()} pixels (HUB_MAX_IMAGE_PIXELS)")
+    if array.dtype == np.uint16:
+        array = (array >> 8).astype(np.uint8)
+    elif array.dtype == np.bool_:
+        array = array.astype(np.uint8) * 255
+    elif np.issubdtype(array.dtype, np.floating):
+        scale = 255.0 if float(np.nanmax(array)) <= 1.0 else 1.0
+        array = np.clip(np.nan_to_num(array) * scale, 0, 255).astype(np.uint8)
+    elif array.dtype != np.uint8:
+        raise ImageError(f"{name}: unsupported pixel type {array.dtype}")
+    channels = 1 if array.ndim == 2 else array.shape[2]
+    if channels == 1:
+        array = cv2.cvtColor(array.reshape(array.shape[:2]), cv2.COLOR_GRAY2BGR)
+    elif channels == 4:
+        array = cv2.cvtColor(array, cv2.COLOR_BGRA2BGR)
+    elif channels != 3:
+        raise ImageError(f"{name}: {channels}-channel images are not supported")
+    return np.ascontiguousarray(array)
+
+
+def _header_size(data):
+    """(width, height) from a PNG or JPEG header, or None; used to refuse decompression bombs."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
+        return struct.unpack(">II", data[16:24])
+    if data[:2] == b"\xff\xd8":
+        i = 2
+        while i + 9 < len(data):
+            if data[i] != 0xFF:
+                return None
+            marker, length = data[i + 1], struct.unpack(">H", data[i + 2:i + 4])[0]
+            if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF):
+                h, w = struct.unpack(">HH", data[i + 5:i + 9])
+                return w, h
+            i += 2 + length
+    return None
+
+
+def decode(data, name="image"):
+    """Decode encoded image bytes (JPEG, PNG, ...) to BGR uint8."""
+    if len(data) == 0:
+        raise ImageError(f"{name}: empty file (0 bytes)")
+    size = _header_size(bytes(data[:65536]))
+    if size and size[0] * size[1] > max_pixels():
+        raise ImageError(f"{name}: image of {size[0]}x{size[1]} pixels is over the limit of "
+                         f"{max_pixels()} pixels (HUB_MAX_IMAGE_PIXELS)")
+    array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if array is None:
+        raise ImageError(f"{name}: not a decodable image ({len(data)} bytes)")
+    return to_bgr(array, name)
+
+
+def read(path, name=None):
+    name = name or str(path)
+    path = Path(path)
+    if not path.exists():
+        raise ImageError(f"{name}: file not found")
+    if path.is_dir():
+        raise ImageError(f"{name}: is a folder, not an image")
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ImageError(f"{name}: cannot read ({e.strerror})") from None
+    return decode(data, name)
+
+
+def from_base64(text, name="image"):
+    if not isinstance(text, str):
+        raise ImageError(f"{name}: expected a base64 string, got {type(text).__name__}")
+    if text.startswith("data:") and "," in text:
+        text = text.split(",", 1)[1]
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ImageError(f"{name}: corrupt base64") from None
+    return decode(data, name)
+
+
+def load(item, name):
+    """An image from an array, a path (str / Path) or encoded bytes."""
+    if isinstance(item, np.ndarray):
+        return to_bgr(item, name)
+    if isinstance(item, (str, os.PathLike)):
+        return read(item, name)
+    if isinstance(item, (bytes, bytearray, memoryview)):
+        return decode(item, name)
+    raise ImageError(f"{name}: expected a numpy array, a path or bytes, got {type(item).__name__}")
+
+
+def to_base64_jpg(image, quality=90):
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return base64.b64encode(buf.tobytes()).decode("ascii")
+
+
+def list_images(folder):
+    """Image files of a folder, sorted by name; other files are returned separately."""
+    files = sorted(p for p in Path(folder).iterdir() if p.is_file())
+    images = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS]
+    others = [p for p in files if p.suffix.lower() not in IMAGE_EXTENSIONS]
+    return images, others

@@ -1,0 +1,88 @@
+"""hub install / uninstall / download: copy module folders into $HUB_HOME and fetch their weights."""
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+
+from . import store
+from .module import find, installed_dir, load_class
+
+
+def _module_root(folder):
+    """The folder holding module.py: folder itself or its single sub-folder (as in a tarball)."""
+    folder = Path(folder)
+    if (folder / "module.py").is_file():
+        return folder
+    subs = [p for p in folder.iterdir() if p.is_dir() and (p / "module.py").is_file()]
+    if len(subs) == 1:
+        return subs[0]
+    raise ValueError(f"{folder}: no module.py found (expected a module folder)")
+
+
+def _safe_extract(archive, dest):
+    with tarfile.open(archive) as tar:
+        for member in tar.getmembers():
+            target = (Path(dest) / member.name).resolve()
+            if not str(target).startswith(str(Path(dest).resolve())) or member.issym() or member.islnk():
+                raise ValueError(f"{archive}: refusing unsafe member {member.name!r}")
+        tar.extractall(dest)
+
+
+def install(source):
+    """Install a bundled module name, a module folder or a .tar.gz; return (name, version, folder)."""
+    path = Path(source)
+    with tempfile.TemporaryDirectory() as tmp:
+        if path.is_file() and (path.name.endswith(".tar.gz") or path.suffix in (".tgz", ".tar")):
+            _safe_extract(path, tmp)
+            folder = _module_root(tmp)
+        elif path.is_dir():
+            folder = _module_root(path)
+        else:
+            folder = find(str(source))
+            if folder is None:
+                raise ValueError(f"{source}: not a module name, a module folder or a .tar.gz")
+        cls = load_class(folder)
+        dest = installed_dir() / cls.name
+        if dest.resolve() != folder.resolve():
+            if dest.exists():
+                shutil.rmtree(dest)
+            shutil.copytree(folder, dest, ignore=shutil.ignore_patterns("__pycache__", "models"))
+        _cache_weights(cls, folder)
+    return cls.name, cls.version, dest
+
+
+def _cache_weights(cls, folder):
+    """Weights shipped in the folder (hub download) go to the cache; others resolve as usual."""
+    cache = store.cache_dir()
+    for spec in cls.model_files.values():
+        shipped = Path(folder) / "models" / spec["file"]
+        if shipped.is_file():
+            if store.sha256_of(shipped) != spec["sha256"]:
+                raise store.ChecksumError(f"{shipped}: sha256 does not match the module's metadata")
+            cache.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(shipped, cache / spec["file"])
+        else:
+            store.resolve(spec)
+
+
+def uninstall(name):
+    dest = installed_dir() / name
+    if not (dest / "module.py").is_file():
+        raise ValueError(f"{name} is not installed in {installed_dir()}")
+    shutil.rmtree(dest)
+
+
+def download(name, output_dir):
+    """Module folder plus its verified weights under output_dir/name, ready for `hub install` offline."""
+    folder = find(name)
+    if folder is None:
+        raise ValueError(f"unknown module {name!r}")
+    cls = load_class(folder)
+    dest = Path(output_dir) / name
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(folder, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    (dest / "models").mkdir(exist_ok=True)
+    for spec in cls.model_files.values():
+        shutil.copyfile(store.resolve(spec), dest / "models" / spec["file"])
+    return dest

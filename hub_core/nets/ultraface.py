@@ -1,0 +1,38 @@
+"""UltraLight-Fast-Generic-Face-Detector-1MB (RFB-320 / RFB-640)."""
+import cv2
+import numpy as np
+
+from ..engine import OnnxModel
+from ..geometry import nms
+
+
+class UltraFace:
+    """Input: whole image resized to the model size, RGB, (x-127)/128, NCHW.
+    Output: face probability and x1,y1,x2,y2 normalised to 0..1 per prior."""
+
+    SPEC = {"input": "whole image resized to the model size (WxH from the graph), RGB, (x-127)/128, NCHW float32",
+            "output": "scores (1,N,2) softmax [background, face]; boxes (1,N,4) x1,y1,x2,y2 normalised 0..1",
+            "decoding": "keep face score > score_threshold, scale boxes by (W,H,W,H), hard NMS at iou_threshold"}
+
+    def __init__(self, model_path, use_gpu=False, threads=None):
+        self.model = OnnxModel(model_path, use_gpu, threads)
+        _, _, self.height, self.width = self.model.input_shape
+
+    def preprocess(self, image):
+        x = cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
+        x = cv2.cvtColor(x, cv2.COLOR_BGR2RGB).astype(np.float32)
+        x -= 127.0
+        x *= 1.0 / 128.0
+        return x.transpose(2, 0, 1)
+
+    def __call__(self, images, score_threshold=0.5, iou_threshold=0.5):
+        """Per image an (N, 6) array x1,y1,x2,y2,score,label (label 0 = face)."""
+        batch = np.stack([self.preprocess(im) for im in images]) if images else np.zeros((0, 3, self.height, self.width), np.float32)
+        scores, boxes = self.model(batch)
+        results = []
+        for image, s, b in zip(images, scores[..., 1], boxes):
+            keep = s > score_threshold
+            s, b = s[keep], b[keep] * np.array([image.shape[1], image.shape[0]] * 2, np.float32)
+            idx = nms(b, s, iou_threshold)
+            results.append(np.concatenate([b[idx], s[idx, None], np.zeros((len(idx), 1), np.float32)], 1))
+        return results

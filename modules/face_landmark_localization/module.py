@@ -1,0 +1,85 @@
+"""68 iBUG face landmarks: a face detector module + a landmark regressor on square face crops.
+
+API-compatible with PaddleHub's face_landmark_localization, and adds box, box score and
+image size per entry, an empty entry for an image without faces, and a choice of model.
+"""
+import numpy as np
+
+from hub_core.geometry import warp_crops
+from hub_core.keypoint import KeypointModule
+from hub_core.nets.landmark_regressor import LandmarkRegressor
+
+# How each landmark network was trained (MANIFEST.json): colour order and the square crop
+# around a detector box (side = max(w, h) * scale, same centre).
+LANDMARK_MODELS = {
+    "mobilefacenet_68": {"colour": "BGR", "crop": {"scale": 1.0, "side": "max"}},
+    "pfld_68": {"colour": "RGB", "crop": {"scale": 1.1, "side": "max"}},
+}
+
+
+class FaceLandmarkLocalization(KeypointModule):
+    name = "face_landmark_localization"
+    version = "1.1.0"
+    summary = "68 iBUG face landmarks per face (UltraLight face detector + MobileFaceNet-68 landmarks)."
+    license = "none stated by the weights' author (research use); code MIT"
+    default_detector = "ultra_light_fast_generic_face_detector_1mb_640"
+    default_output_dir = "face_landmark_output"
+    export_folder = "face_landmark"
+    model_files = {
+        "mobilefacenet_68": {
+            "file": "mobilefacenet_68.onnx",
+            "sha256": "10440965066a1521136a4bde0286fcfa55d0cd4bb2a62233894671ed41fbff23",
+            "size": 4012806,
+            "url": None,
+            "origin": "cunjian/pytorch_face_landmark@6f34bf9 openvino/mobilefacenet.{xml,bin}, converted to ONNX",
+            "license": "none stated by the author; research use",
+        },
+        "pfld_68": {
+            "file": "pfld_68.onnx",
+            "sha256": "7d7bbd5c6a1d9272e58d9773898284a1905d872eba9a662df9b5f20f1ba6f83e",
+            "size": 2987921,
+            "url": "https://raw.githubusercontent.com/cunjian/pytorch_face_landmark/"
+                   "6f34bf9f034aa2f521952f825e6ccc567deb42d6/onnx/pfld.onnx",
+            "origin": "cunjian/pytorch_face_landmark@6f34bf9 onnx/pfld.onnx",
+            "license": "none stated by the author; research use",
+        },
+    }
+
+    def __init__(self, face_detector_module=None, landmark_model="mobilefacenet_68", detector=None, **kwargs):
+        if landmark_model not in LANDMARK_MODELS:
+            raise ValueError(f"landmark_model must be one of {sorted(LANDMARK_MODELS)}, got {landmark_model!r}")
+        super().__init__(detector=face_detector_module or detector, **kwargs)
+        self.landmark_model = landmark_model
+        self.options = {"landmark_model": landmark_model}
+
+    def set_face_detector_module(self, module):
+        self.set_detector(module)
+
+    def get_face_detector_module(self):
+        return self.detector
+
+    def keypoint_detection(self, images=None, paths=None, batch_size=1, use_gpu=False,
+                           output_dir="face_landmark_output", visualization=False, **kwargs):
+        return super().keypoint_detection(images, paths, batch_size, use_gpu, output_dir, visualization, **kwargs)
+
+    def active_models(self):
+        return [self.landmark_model]
+
+    def build_net(self, use_gpu):
+        return LandmarkRegressor(self.model_path(self.landmark_model), use_gpu=use_gpu, threads=self.threads,
+                                 **LANDMARK_MODELS[self.landmark_model])
+
+    def export_spec(self):
+        spec = LANDMARK_MODELS[self.landmark_model]
+        return {"input": f"square crop around the face box (side = max(w, h) * {spec['crop']['scale']}, same centre), "
+                         f"resized to 112x112, {spec['colour']}, x/255, NCHW float32",
+                "output": "136 values = 68 x (x, y) normalised to the crop (0..1)",
+                "decoding": "reshape (68, 2), multiply by 112, map back through the inverse crop affine"}
+
+    def estimate(self, images, detections, use_gpu=False):
+        net = self.net(use_gpu)
+        transforms = [net.transforms(det) for det in detections]
+        crops = [warp_crops(image, ms, (net.size, net.size)) for image, ms in zip(images, transforms)]
+        points = net(np.concatenate(crops), [m for ms in transforms for m in ms])  # all faces of the batch at once
+        bounds = np.cumsum([0] + [len(ms) for ms in transforms])
+        return [[{"keypoints": p, "keypoint_scores": None} for p in points[a:b]] for a, b in zip(bounds[:-1], bounds[1:])]
