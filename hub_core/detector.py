@@ -46,6 +46,7 @@ class DetectorModule(ModuleBase):
                      visualization=False, strict=False, **thresholds):
         """Run detect() over images/paths; entries {'data': [box dicts], 'path', 'image_size'[, 'save_path']}."""
         used = set()
+        self.net(use_gpu)  # configuration errors raise here, not per image
 
         def process(imgs, items):
             entries = []

@@ -52,17 +52,19 @@ def install(source):
 
 
 def _cache_weights(cls, folder):
-    """Weights shipped in the folder (hub download) go to the cache; others resolve as usual."""
+    """Put every model file in the cache: from the folder (hub download), a mirror or the URL."""
     cache = store.cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
     for spec in cls.model_files.values():
         shipped = Path(folder) / "models" / spec["file"]
         if shipped.is_file():
             if store.sha256_of(shipped) != spec["sha256"]:
                 raise store.ChecksumError(f"{shipped}: sha256 does not match the module's metadata")
-            cache.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(shipped, cache / spec["file"])
+            source = shipped
         else:
-            store.resolve(spec)
+            source = store.resolve(spec)
+        if source != cache / spec["file"]:
+            shutil.copyfile(source, cache / spec["file"])
 
 
 def uninstall(name):

@@ -60,6 +60,10 @@ class KeypointModule(ModuleBase):
         """JSON-able pre/post-processing description written beside the exported model."""
         return {}
 
+    def detect(self, images, use_gpu=False):
+        """Per image (N, 6+) detections handed to estimate(); columns past 6 are the subclass's own."""
+        return self.detector.detect(images, use_gpu=use_gpu)
+
     def estimate(self, images, detections, use_gpu=False, **options):
         """Per image a list of instance dicts {'keypoints' (K,2), 'keypoint_scores' (K,) or None, ...}."""
         raise NotImplementedError
@@ -80,10 +84,13 @@ class KeypointModule(ModuleBase):
         position = {item[0]: i for i, item in enumerate(items)}
         output_dir = output_dir or self.default_output_dir
         used_names = set()
+        self.net(use_gpu)  # configuration errors (no CUDA, missing model file) raise here, not per image
+        if boxes is None and isinstance(self.detector, DetectorModule):
+            self.detector.net(use_gpu)
 
         def process(imgs, chunk):
             if boxes is None:
-                dets = self.detector.detect(imgs, use_gpu=use_gpu)
+                dets = self.detect(imgs, use_gpu)
             else:
                 dets = [user_boxes(boxes[position[name]], name) for name, _, _ in chunk]
             per_image = self.estimate(imgs, dets, use_gpu, **options)

@@ -1,0 +1,71 @@
+"""YOLOX-nano 416x416, COCO-80: a general object detector and the default person detector."""
+from hub_core.detector import DetectorModule
+from hub_core.nets.yolox import YoloX
+
+COCO_CLASSES = [
+    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
+    "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow",
+    "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee",
+    "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard",
+    "tennis racket", "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple",
+    "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
+    "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard", "cell phone",
+    "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors", "teddy bear",
+    "hair drier", "toothbrush",
+]
+
+
+class YoloxNanoCoco(DetectorModule):
+    name = "yolox_nano_coco"
+    version = "1.0.0"
+    type = "object_detection"
+    summary = "Boxes of the 80 COCO classes from YOLOX-nano (input 416x416); the person detector of the body modules."
+    license = "Apache-2.0"
+    labels = COCO_CLASSES
+    model_files = {
+        "yolox_nano_416x416": {
+            "file": "yolox_nano_416x416.onnx",
+            "sha256": "695e750a5d5754bb5a8d5325643b59282191a7e7a564e435a415fd3c578eab14",
+            "size": 3660092,
+            "url": "https://raw.githubusercontent.com/Kazuhito00/Detection-PoseEstimation-Pipeline/"
+                   "7121ff80014612e72c5ebb950e698bd5b1ac53f2/Detector/yolox/model/yolox_nano_416x416.onnx",
+            "origin": "Kazuhito00/Detection-PoseEstimation-Pipeline@7121ff8 Detector/yolox/model/yolox_nano_416x416.onnx "
+                      "(YOLOX, Megvii)",
+            "license": "Apache-2.0",
+        }
+    }
+    # classes: None (all) or a list of class names / indices that detect() returns.
+    thresholds = {"score_threshold": 0.3, "iou_threshold": 0.45, "classes": None}
+
+    def build_net(self, use_gpu):
+        return YoloX(self.model_path("yolox_nano_416x416"), use_gpu, self.threads)
+
+    def detect(self, images, use_gpu=False, **thresholds):
+        options = {**self.thresholds, **thresholds}
+        options["classes"] = self.class_indices(options["classes"])
+        return self.net(use_gpu)(images, **options)
+
+    def class_indices(self, classes):
+        if classes is None:
+            return None
+        if isinstance(classes, (str, int)):
+            classes = [classes]
+        indices = []
+        for c in classes:
+            if isinstance(c, str):
+                if c not in self.labels:
+                    raise ValueError(f"{self.name}: unknown class {c!r}; see .labels")
+                indices.append(self.labels.index(c))
+            elif 0 <= int(c) < len(self.labels):
+                indices.append(int(c))
+            else:
+                raise ValueError(f"{self.name}: class index {c} outside 0..{len(self.labels) - 1}")
+        return indices
+
+    def object_detection(self, images=None, paths=None, batch_size=1, use_gpu=False, output_dir="detection_result",
+                         visualization=False, strict=False, **thresholds):
+        """[{'data': [{'left','top','right','bottom','confidence','label'}], 'path', 'image_size'}], one per input."""
+        return self.boxes_result(images, paths, batch_size, use_gpu, output_dir, visualization, strict, **thresholds)
+
+    def export_spec(self):
+        return {**super().export_spec(), **YoloX.SPEC}

@@ -1,0 +1,338 @@
+"""The serving Flask app: PaddleHub-compatible POST /predict/<module>, plus health, models, OpenAPI and a page.
+
+Responses keep PaddleHub's body {"status", "msg", "results"} and its codes ("000" ok, "101" module or
+input error, "111" module not served, "112" wrong content type) and also use real HTTP statuses.
+
+Only these request parameters reach a module (anything else is a 400 naming it):
+  every module        batch_size (int 1..64), visualization (bool: each entry gets "visualization", the
+                      annotated image as base64 JPEG; nothing is written on the server), strict (bool: the
+                      first bad image fails the whole request with 400 instead of only its own entry)
+  face_detection      confs_threshold, iou_threshold (float 0..1), PaddleHub's names
+  other detectors     the detector's own threshold names (e.g. score_threshold, iou_threshold; float 0..1)
+"""
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+from flask import Flask, jsonify, request, send_from_directory
+from werkzeug.exceptions import HTTPException
+
+from hub_core import draw, images as imio
+from hub_core.batching import error_entry
+from hub_core.module import Module
+
+STATIC = Path(__file__).resolve().parent / "static"
+DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024
+log = logging.getLogger("hub.serving")
+
+
+class RequestError(Exception):
+    """A request the server refuses: HTTP status, PaddleHub body code, message for the client."""
+
+    def __init__(self, http_status, message, code="101"):
+        super().__init__(message)
+        self.http_status, self.code, self.message = http_status, code, message
+
+
+# --- parameters a client may set ----------------------------------------------------------------
+def _int_in(low, high):
+    def check(name, value):
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise RequestError(400, f"{name} must be an integer from {low} to {high}, got {value!r}")
+        return value
+    check.kind, check.range = "integer", (low, high)
+    return check
+
+
+def _fraction(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise RequestError(400, f"{name} must be a number from 0 to 1, got {value!r}")
+    return float(value)
+
+
+_fraction.kind, _fraction.range = "number", (0, 1)
+
+
+def _boolean(name, value):
+    if not isinstance(value, bool):
+        raise RequestError(400, f"{name} must be true or false, got {value!r}")
+    return value
+
+
+_boolean.kind, _boolean.range = "boolean", None
+
+COMMON_PARAMETERS = {"batch_size": _int_in(1, 64), "visualization": _boolean, "strict": _boolean}
+
+
+def allowed_parameters(module):
+    """{name: checker} of the keyword arguments a client may pass to this module."""
+    allowed = dict(COMMON_PARAMETERS)
+    if module.type == "face_detection":
+        allowed.update(confs_threshold=_fraction, iou_threshold=_fraction)
+    elif isinstance(getattr(module, "thresholds", None), dict):
+        allowed.update({name: _fraction for name in module.thresholds})
+    return allowed
+
+
+def _from_form_text(checker, text):
+    """Form fields arrive as text: turn them into the JSON type the checker expects."""
+    lowered = text.strip().lower()
+    if checker.kind == "boolean":
+        return {"true": True, "1": True, "false": False, "0": False}.get(lowered, text)
+    try:
+        return int(lowered) if checker.kind == "integer" else float(lowered)
+    except ValueError:
+        return text
+
+
+def checked_kwargs(module, params, from_form=False):
+    allowed = allowed_parameters(module)
+    kwargs = {}
+    for name, value in params.items():
+        if name not in allowed:
+            raise RequestError(400, f"parameter {name!r} is not accepted; allowed: images, {', '.join(sorted(allowed))}")
+        checker = allowed[name]
+        kwargs[name] = checker(name, _from_form_text(checker, value) if from_form else value)
+    return kwargs
+
+
+# --- served modules -----------------------------------------------------------------------------
+class Served:
+    """One loaded module with its server-side predict_args (from the --config file)."""
+
+    def __init__(self, name, init_args=None, predict_args=None, use_gpu=False):
+        self.name = name
+        self.module = Module(name=name, **(init_args or {}))
+        self.predict_args = dict(predict_args or {})
+        self.default_visualization = bool(self.predict_args.pop("visualization", False))
+        self.predict_args.pop("output_dir", None)
+        self.use_gpu = use_gpu
+
+    def warm_up(self):
+        """One prediction on a synthetic image so sessions exist before the first request; keypoint
+        modules also run their keypoint network on a given box, as the picture has no real instance."""
+        rng = np.random.default_rng(0)
+        image = rng.integers(0, 255, (240, 320, 3), dtype=np.uint8)
+        self.predict([image])
+        if self.module.type == "keypoint_detection":
+            self.predict([image], boxes=[[[100, 60, 220, 180]]])
+
+    def predict(self, images, **kwargs):
+        return self.module.predict(images=images, use_gpu=self.use_gpu, **{**self.predict_args, **kwargs})
+
+    def describe(self):
+        module = self.module
+        meta = getattr(module, "meta", None) or {}
+        info = {"name": self.name, "version": module.version, "type": module.type, "summary": module.summary,
+                "parameters": {n: {"type": c.kind, **({"range": list(c.range)} if c.range else {})}
+                               for n, c in allowed_parameters(module).items()}}
+        if meta:
+            info.update(num_keypoints=meta.get("num_keypoints"), keypoints=meta.get("keypoints"),
+                        skeleton=meta.get("skeleton"), keypoint_colors=meta.get("keypoint_colors"),
+                        link_colors=meta.get("link_colors"), colour_order="BGR")
+        if hasattr(module, "labels"):
+            info["labels"] = list(module.labels)
+        return info
+
+
+def visualise(served, image, entry):
+    """The entry drawn on its image, as base64 JPEG. Detector entries (box dicts) are drawn as boxes."""
+    view = entry
+    if "instances" not in entry:
+        view = {"instances": [{"box": [d["left"], d["top"], d["right"], d["bottom"]], "box_score": d.get("confidence")}
+                              for d in entry.get("data", []) if isinstance(d, dict) and "left" in d]}
+    return imio.to_base64_jpg(draw.draw(image, view, getattr(served.module, "meta", None)))
+
+
+# --- request parsing ----------------------------------------------------------------------------
+def _too_large(error):
+    # hub_core.images names the pixel limit in its message; that refusal is a 413, not a bad input.
+    return "HUB_MAX_IMAGE_PIXELS" in str(error)
+
+
+def read_request():
+    """(list of (name, decode_fn), params dict, from_form) from a JSON or multipart request."""
+    mimetype = request.mimetype
+    if mimetype == "application/json":
+        body = request.get_json(silent=True)
+        if body is None:
+            raise RequestError(400, "request body is not valid JSON")
+        if not isinstance(body, dict):
+            raise RequestError(400, "request body must be a JSON object with an 'images' list")
+        params = dict(body)
+        images = params.pop("images", None)
+        if images is None:
+            raise RequestError(400, "missing 'images': a list of base64-encoded images")
+        if not isinstance(images, list):
+            raise RequestError(400, "'images' must be a list of base64-encoded images")
+        sources = [(f"images[{i}]", lambda t=text, n=f"images[{i}]": imio.from_base64(t, n))
+                   for i, text in enumerate(images)]
+        return sources, params, False
+    if mimetype == "multipart/form-data":
+        files = list(request.files.items(multi=True))
+        if not files:
+            raise RequestError(400, "missing 'images': no image file in the multipart form")
+        sources = []
+        for i, (field, upload) in enumerate(files):
+            name = f"{field}[{i}] {upload.filename!r}" if upload.filename else f"{field}[{i}]"
+            sources.append((name, lambda u=upload, n=name: imio.decode(u.read(), n)))
+        return sources, request.form.to_dict(), True
+    raise RequestError(415, f"unsupported content type {mimetype or 'none'!r}: send application/json or "
+                            "multipart/form-data", code="112")
+
+
+def predict_route(served_modules, name):
+    served = served_modules.get(name)
+    if served is None:
+        raise RequestError(404, f"module {name!r} is not served here; served: {', '.join(served_modules)}",
+                           code="111")
+    sources, params, from_form = read_request()
+    if not sources:
+        raise RequestError(400, "'images' is empty")
+    kwargs = checked_kwargs(served.module, params, from_form)
+    strict = kwargs.get("strict", False)
+    visualization = kwargs.pop("visualization", served.default_visualization)
+
+    decoded, results = [], [None] * len(sources)
+    for i, (label, decode) in enumerate(sources):
+        try:
+            decoded.append((i, decode()))
+        except imio.ImageError as e:
+            if _too_large(e):
+                raise RequestError(413, str(e)) from None
+            if strict:
+                raise RequestError(400, str(e)) from None
+            results[i] = error_entry(None, str(e))
+    if decoded:
+        try:
+            entries = served.predict([image for _, image in decoded], **kwargs)
+        except imio.ImageError as e:
+            raise RequestError(400, str(e)) from None
+        for (i, image), entry in zip(decoded, entries):
+            if visualization and not entry.get("error"):
+                entry["visualization"] = visualise(served, image, entry)
+            results[i] = entry
+    return results
+
+
+def create_app(modules_info, use_gpu=False, max_body_bytes=DEFAULT_MAX_BODY_BYTES, warm_up=True):
+    """modules_info: {name: {"init_args": {...}, "predict_args": {...}}}. Loads (and warms up) every
+    module here, so under gunicorn each worker loads its own sessions before it accepts a request."""
+    app = Flask(__name__, static_folder=str(STATIC), static_url_path="/static")
+    app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
+    app.json.sort_keys = False
+    served = {}
+    state = {"ready": False}
+
+    for name, info in modules_info.items():
+        info = info or {}
+        served[name] = Served(name, info.get("init_args"), info.get("predict_args"), use_gpu)
+        if warm_up:
+            served[name].warm_up()
+    state["ready"] = True
+    app.extensions["hub_served"] = served
+
+    def reply(http_status, code, msg, results=""):
+        return jsonify({"status": code, "msg": msg, "results": results}), http_status
+
+    @app.errorhandler(RequestError)
+    def request_error(e):
+        return reply(e.http_status, e.code, e.message)
+
+    @app.errorhandler(HTTPException)
+    def http_error(e):
+        if e.code == 413:
+            return reply(413, "101", f"request body over the limit of {max_body_bytes} bytes")
+        return reply(e.code, "111" if e.code == 404 else "101", e.description or e.name)
+
+    @app.errorhandler(Exception)
+    def unexpected(e):
+        app.logger.exception("unexpected error on %s %s", request.method, request.path)
+        return reply(500, "101", "internal server error; the server log has the details")
+
+    @app.after_request
+    def headers(response):
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    @app.post("/predict/<name>")
+    def predict(name):
+        return reply(200, "000", "", predict_route(served, name))
+
+    @app.get("/health")
+    def health():
+        return jsonify({"status": "ok", "pid": os.getpid()})
+
+    @app.get("/ready")
+    def ready():
+        if not state["ready"]:
+            return jsonify({"ready": False, "modules": list(served)}), 503
+        return jsonify({"ready": True, "modules": list(served)})
+
+    @app.get("/models")
+    def models():
+        return jsonify({"modules": [s.describe() for s in served.values()]})
+
+    @app.get("/openapi.json")
+    def openapi():
+        return jsonify(openapi_document(served))
+
+    @app.get("/")
+    def index():
+        return send_from_directory(STATIC, "index.html")
+
+    return app
+
+
+def openapi_document(served):
+    envelope = {"type": "object", "properties": {
+        "status": {"type": "string", "description": "000 ok, 101 input or module error, 111 module not "
+                                                    "served, 112 wrong content type"},
+        "msg": {"type": "string"}, "results": {}}}
+    error = {"description": "", "content": {"application/json": {"schema": envelope}}}
+    param_props = {"batch_size": {"type": "integer", "minimum": 1, "maximum": 64},
+                   "visualization": {"type": "boolean", "description": "add the annotated image as base64 JPEG"},
+                   "strict": {"type": "boolean", "description": "fail the whole request on the first bad image"},
+                   "confs_threshold": {"type": "number", "minimum": 0, "maximum": 1,
+                                       "description": "face_detection modules only"},
+                   "iou_threshold": {"type": "number", "minimum": 0, "maximum": 1, "description": "detectors only"},
+                   "score_threshold": {"type": "number", "minimum": 0, "maximum": 1,
+                                       "description": "detectors other than face_detection"}}
+    simple = lambda text: {"200": {"description": text, "content": {"application/json": {"schema": {"type": "object"}}}}}
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "keypoint-hub serving", "version": "1.0",
+                 "description": "PaddleHub-compatible module serving. Modules here: " + ", ".join(served)},
+        "paths": {
+            "/predict/{module}": {"post": {
+                "summary": "Run a served module on images; one result per image, in order",
+                "parameters": [{"name": "module", "in": "path", "required": True,
+                                "schema": {"type": "string", "enum": list(served)}}],
+                "requestBody": {"required": True, "content": {
+                    "application/json": {"schema": {"type": "object", "required": ["images"], "properties": {
+                        "images": {"type": "array", "items": {"type": "string", "format": "byte"},
+                                   "description": "base64 JPEG/PNG/... (a data: URL prefix is accepted)"},
+                        **param_props}, "additionalProperties": False}},
+                    "multipart/form-data": {"schema": {"type": "object", "properties": {
+                        "images": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                        **param_props}}}}},
+                "responses": {
+                    "200": {"description": "status 000; an image that failed has an entry with 'error' "
+                                           "(unless strict)", "content": {"application/json": {"schema": envelope}}},
+                    "400": {**error, "description": "bad JSON, missing images, corrupt base64, not an image, "
+                                                    "unknown or mistyped parameter"},
+                    "404": {**error, "description": "module not served (status 111)"},
+                    "413": {**error, "description": "body over the size limit, or image over the pixel limit"},
+                    "415": {**error, "description": "not JSON or multipart (status 112)"},
+                    "500": {**error, "description": "unexpected server error (logged on the server)"}}}},
+            "/health": {"get": {"summary": "liveness", "responses": simple("the worker answers")}},
+            "/ready": {"get": {"summary": "readiness", "responses": {
+                **simple("every module is loaded and warmed up"), "503": {"description": "still loading"}}}},
+            "/models": {"get": {"summary": "served modules: name, version, type, keypoints, skeleton, parameters",
+                                "responses": simple("the served modules")}},
+            "/openapi.json": {"get": {"summary": "this document", "responses": simple("OpenAPI 3 document")}},
+            "/": {"get": {"summary": "a page to try a module in the browser",
+                          "responses": {"200": {"description": "HTML page"}}}},
+        },
+    }
