@@ -5,7 +5,7 @@ setup(
     version="0.1.0",
     description="A PaddleHub-style hub of keypoint detection modules on ONNX Runtime",
     packages=find_packages(include=["hub_core", "hub_core.*", "serving", "serving.*"]),
-    package_data={"serving": ["static/*"]},
+    package_data={"serving": ["static/*"], "hub_core": ["schemas/*.json"]},
     python_requires=">=3.9",
     install_requires=["onnxruntime>=1.16", "opencv-python-headless>=4.8", "numpy>=1.23", "tqdm>=4.60",
                       "flask>=2.3", "gunicorn>=21"],

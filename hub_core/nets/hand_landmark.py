@@ -19,7 +19,7 @@ def palm_rois(boxes, palm_keypoints, scale=2.6, shift_y=-0.5):
     the palm box is shifted by shift_y * h along the rotated y axis, made square on its long side, scaled.
     Returns (N, 4): cx, cy, side, rotation (radians)."""
     boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-    kp = np.asarray(palm_keypoints, np.float32).reshape(len(boxes), -1, 2)
+    kp = np.asarray(palm_keypoints, np.float32).reshape(len(boxes), 7, 2)
     rotation = normalize_radians(np.pi / 2 - np.arctan2(-(kp[:, 2, 1] - kp[:, 0, 1]), kp[:, 2, 0] - kp[:, 0, 0]))
     w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
     cx = (boxes[:, 0] + boxes[:, 2]) / 2 - shift_y * h * np.sin(rotation)

@@ -37,7 +37,7 @@ class YoloX:
         canvas[:h, :w] = cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
         return canvas.transpose(2, 0, 1).astype(np.float32), r
 
-    def __call__(self, images, score_threshold=0.3, iou_threshold=0.45, classes=None):
+    def __call__(self, images, score_threshold=0.25, iou_threshold=0.45, classes=None):
         """Per image an (N, 6) array x1,y1,x2,y2,score,label. classes: label indices to keep (None = all)."""
         if not images:
             return []

@@ -77,4 +77,4 @@ def palm_rows(palms):
     """(N, 20): x1, y1, x2, y2, score, label 0, then the 7 palm keypoints (x, y) flattened."""
     n = len(palms["scores"])
     return np.concatenate([palms["boxes"], palms["scores"][:, None], np.zeros((n, 1), np.float32),
-                           palms["keypoints"].reshape(n, -1)], 1).astype(np.float32)
+                           palms["keypoints"].reshape(n, 14)], 1).astype(np.float32)

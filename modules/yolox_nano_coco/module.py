@@ -35,7 +35,7 @@ class YoloxNanoCoco(DetectorModule):
         }
     }
     # classes: None (all) or a list of class names / indices that detect() returns.
-    thresholds = {"score_threshold": 0.3, "iou_threshold": 0.45, "classes": None}
+    thresholds = {"score_threshold": 0.25, "iou_threshold": 0.45, "classes": None}
 
     def build_net(self, use_gpu):
         return YoloX(self.model_path("yolox_nano_416x416"), use_gpu, self.threads)

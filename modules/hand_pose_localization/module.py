@@ -1,0 +1,138 @@
+"""21 hand keypoints per hand: MediaPipe's palm detector (swappable) + MediaPipe's hand landmark network.
+
+Palm detections carry 7 palm keypoints, so each hand ROI is rotated upright as MediaPipe does it.
+Any other detector (or user boxes) gives plain boxes: those get an upright square ROI, and the
+landmarks of that first pass define a rotated ROI for a second pass (MediaPipe's tracking ROI).
+"""
+import numpy as np
+
+from hub_core.keypoint import KeypointModule
+from hub_core.nets.hand_landmark import HandLandmark, box_rois, landmark_rois, palm_rois, roi_corners
+
+MEDIAPIPE = "PyPI mediapipe 0.10.14 mediapipe/modules/hand_landmark/{}.tflite, converted with tf2onnx 1.17.0 (opset 17)"
+
+
+class HandPoseLocalization(KeypointModule):
+    name = "hand_pose_localization"
+    version = "1.0.0"
+    summary = "21 hand keypoints, handedness and presence per hand (MediaPipe palm detector + hand landmark)."
+    license = "Apache-2.0"
+    default_detector = "palm_detection"
+    default_output_dir = "hand_pose_output"
+    export_folder = "hand_landmark"
+    model_files = {
+        "hand_landmark_full": {
+            "file": "hand_landmark_full.onnx",
+            "sha256": "3ac2949fdd7f62227423be2e184a3dd3e7da04131d7819c7dc7d2bfe3a1e8573",
+            "size": 10903202,
+            "url": None,
+            "origin": MEDIAPIPE.format("hand_landmark_full"),
+            "license": "Apache-2.0",
+        },
+        "hand_landmark_lite": {
+            "file": "hand_landmark_lite.onnx",
+            "sha256": "09c1fc666f67a0b963ef2ef4dbfb854a5cc7531a7af39c92812b7318eea933b4",
+            "size": 4087999,
+            "url": None,
+            "origin": MEDIAPIPE.format("hand_landmark_lite"),
+            "license": "Apache-2.0",
+        },
+    }
+
+    def __init__(self, hand_detector_module=None, model="full", max_hands=2, min_presence=0.5, box_scale=1.5,
+                 detector=None, **kwargs):
+        """model: 'full' or 'lite' landmark network. max_hands: most hands kept per image (highest detector
+        score first; None keeps all). min_presence: hands whose landmark presence score is lower are dropped.
+        box_scale: side of the upright square ROI around a plain (palm-less) box, in units of max(w, h)."""
+        if model not in ("full", "lite"):
+            raise ValueError(f"model must be 'full' or 'lite', got {model!r}")
+        super().__init__(detector=hand_detector_module or detector, **kwargs)
+        self.model = model
+        self.max_hands = max_hands
+        self.min_presence = min_presence
+        self.box_scale = box_scale
+        self.options = {"model": model, "max_hands": max_hands, "min_presence": min_presence, "box_scale": box_scale}
+
+    def set_hand_detector_module(self, module):
+        self.set_detector(module)
+
+    def get_hand_detector_module(self):
+        return self.detector
+
+    def keypoint_detection(self, images=None, paths=None, batch_size=1, use_gpu=False,
+                           output_dir="hand_pose_output", visualization=False, **kwargs):
+        """Entries as KeypointModule's; each instance adds 'presence', 'handedness' ('left'/'right',
+        the person's own hand in an unmirrored image), 'handedness_score', 'detector_box' and 'roi'
+        (4 image corners of the landmark crop). 'box' bounds the 21 keypoints."""
+        return super().keypoint_detection(images, paths, batch_size, use_gpu, output_dir, visualization, **kwargs)
+
+    predict = keypoint_detection
+
+    def active_models(self):
+        return [f"hand_landmark_{self.model}"]
+
+    def build_net(self, use_gpu):
+        return HandLandmark(self.model_path(f"hand_landmark_{self.model}"), use_gpu, self.threads)
+
+    def export_spec(self):
+        return {**HandLandmark.SPEC,
+                "roi": "palm detections: rotation = 90deg - atan2(wrist -> middle MCP), palm box shifted -0.5*h "
+                       "along the rotated y axis, square on its long side, scaled 2.6; plain boxes: upright square "
+                       f"of side {self.box_scale} * max(w, h), then a second pass on the landmarks' own rotated ROI",
+                "options": self.options}
+
+    def detect(self, images, use_gpu=False):
+        """(N, 20) rows with the palm keypoints when the detector has them (detect_palms), else (N, 6)."""
+        if callable(getattr(self.detector, "detect_palms", None)):
+            dets = [np.concatenate([p["boxes"], p["scores"][:, None], np.zeros((len(p["scores"]), 1)),
+                                    p["keypoints"].reshape(len(p["scores"]), 14)], 1).astype(np.float32)
+                    for p in self.detector.detect_palms(images, use_gpu=use_gpu)]
+        else:
+            dets = super().detect(images, use_gpu)
+        return [d[np.argsort(-d[:, 4], kind="stable")[:self.max_hands]] if len(d) else d for d in dets]
+
+    def estimate(self, images, detections, use_gpu=False):
+        net = self.net(use_gpu)
+        rois = [palm_rois(d[:, :4], d[:, 6:20]) if d.shape[1] >= 20 else box_rois(d[:, :4], self.box_scale)
+                for d in detections]
+        points, presence, right = self.landmarks(net, images, rois)
+        plain = [i for i, d in enumerate(detections) if d.shape[1] < 20 and len(d)]
+        if plain:  # refine plain-box hands on the rotated ROI their first-pass landmarks define
+            bounds = np.cumsum([0] + [len(r) for r in rois])
+            for i in plain:
+                rois[i] = landmark_rois(points[bounds[i]:bounds[i + 1]])
+            points, presence, right = self.landmarks(net, images, rois)
+        out, start = [], 0
+        for image_rois in rois:
+            hands = []
+            for k, roi in enumerate(image_rois, start):
+                is_right = right[k] >= 0.5
+                hands.append({"keypoints": points[k], "keypoint_scores": None, "presence": float(presence[k]),
+                              "handedness": "right" if is_right else "left",
+                              "handedness_score": float(right[k] if is_right else 1 - right[k]),
+                              "roi": roi_corners(roi).round(2).tolist()})
+            out.append(hands)
+            start += len(image_rois)
+        return out
+
+    @staticmethod
+    def landmarks(net, images, rois):
+        """All hands of all images in one batch: keypoints (H,21,2), presence (H,), right-hand prob (H,)."""
+        crops, transforms = [], []
+        for image, image_rois in zip(images, rois):
+            c, t = net.crops(image, image_rois)
+            crops.append(c)
+            transforms += t
+        points, _, presence, right = net(np.concatenate(crops) if crops else np.zeros((0, 224, 224, 3), np.uint8),
+                                         transforms)
+        return points, presence, right
+
+    def entry(self, image, path, det, instances):
+        """Drop hands below min_presence; 'box' bounds the keypoints, the detector's box is kept as 'detector_box'."""
+        keep = [i for i, inst in enumerate(instances) if inst["presence"] >= self.min_presence]
+        det = np.asarray(det, np.float32)[keep].copy()
+        instances = [instances[i] for i in keep]
+        for row, inst in zip(det, instances):
+            inst["detector_box"] = [float(v) for v in row[:4]]
+            row[:4] = np.r_[inst["keypoints"].min(0), inst["keypoints"].max(0)]
+        return super().entry(image, path, det, instances)
