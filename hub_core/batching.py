@@ -1,5 +1,7 @@
 """Run a per-chunk function over user inputs: one entry per input, in order, bad inputs isolated."""
 import logging
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import images as imio
@@ -51,17 +53,43 @@ def run(items, batch_size, process, strict=False):
             results[i] = entry
         pending.clear()
 
-    for i, (name, source, path) in enumerate(items):
-        try:
-            pending.append((i, imio.load(source, name)))
-        except imio.ImageError as e:
+    for i, loaded in enumerate(_prefetch(items, lookahead=2 * batch_size)):
+        if isinstance(loaded, imio.ImageError):
             if strict:
-                raise
-            results[i] = error_entry(path, str(e))
+                raise loaded
+            results[i] = error_entry(items[i][2], str(loaded))
+        else:
+            pending.append((i, loaded))
         if len(pending) >= batch_size:
             flush()
     flush()
     return results
+
+
+def _load(item):
+    try:
+        return imio.load(item[1], item[0])
+    except imio.ImageError as e:
+        return e
+
+
+def _prefetch(items, lookahead):
+    """Decoded images (or ImageErrors) in order; a thread decodes up to `lookahead` ahead,
+    overlapping file reads and decoding (which release the GIL) with inference."""
+    if len(items) <= 1:
+        yield from map(_load, items)
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="hub-decode") as pool:
+        queue, upcoming = deque(), iter(items)
+        for item in upcoming:
+            queue.append(pool.submit(_load, item))
+            if len(queue) >= lookahead:
+                break
+        while queue:
+            yield queue.popleft().result()
+            item = next(upcoming, None)
+            if item is not None:
+                queue.append(pool.submit(_load, item))
 
 
 def _single(process, items, i, image):
