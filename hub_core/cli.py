@@ -112,6 +112,16 @@ def cmd_serving(args):
     return serving_main(args.serving_args)
 
 
+def cmd_eval(args):
+    from .evaluate import main as eval_main
+    return eval_main(args.rest)
+
+
+def cmd_benchmark(args):
+    from .bench import main as bench_main
+    return bench_main(args.rest)
+
+
 def cmd_version(args):
     print(f"keypoint-hub {__version__}")
     return 0
@@ -150,6 +160,13 @@ def build_parser():
     p = sub.add_parser("serving", help="serving start -m MODULE ... | serving stop -p PORT", add_help=False)
     p.add_argument("serving_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_serving)
+    p = sub.add_parser("eval", help="accuracy of a module on your annotations (hub eval MODULE --ann ... --images ...)",
+                       add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_eval)
+    p = sub.add_parser("benchmark", help="per-stage speed of a module on this machine", add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_benchmark)
     p = sub.add_parser("version", help="print the version")
     p.set_defaults(func=cmd_version)
     p = sub.add_parser("help", help="show this help")
