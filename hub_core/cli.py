@@ -157,7 +157,8 @@ def build_parser():
     p.add_argument("module")
     p.add_argument("--output_dir", default=".")
     p.set_defaults(func=cmd_download)
-    p = sub.add_parser("serving", help="serving start -m MODULE ... | serving stop -p PORT", add_help=False)
+    p = sub.add_parser("serving", help="serving start -m MODULE ... | serving stop -p PORT", add_help=False,
+                       prefix_chars="\0")  # every argument, --help included, goes to the serving launcher
     p.add_argument("serving_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_serving)
     p = sub.add_parser("eval", help="accuracy of a module on your annotations (hub eval MODULE --ann ... --images ...)",

@@ -19,6 +19,10 @@ class ImageError(ValueError):
     """A bad input image. The message starts with the input's name."""
 
 
+class ImageTooLarge(ImageError):
+    """An image over HUB_MAX_IMAGE_PIXELS (refused from its header where possible)."""
+
+
 def to_bgr(array, name="image"):
     """Normalise an array to contiguous BGR uint8 (grey, BGRA, 16-bit and float are converted)."""
     if not isinstance(array, np.ndarray):
@@ -26,7 +30,7 @@ def to_bgr(array, name="image"):
     if array.size == 0 or array.ndim not in (2, 3) or min(array.shape[:2]) < 1:
         raise ImageError(f"{name}: empty or malformed image array of shape {array.shape}")
     if array.shape[0] * array.shape[1] > max_pixels():
-        raise ImageError(f"{name}: image of {array.shape[1]}x{array.shape[0]} pixels is over the "
+        raise ImageTooLarge(f"{name}: image of {array.shape[1]}x{array.shape[0]} pixels is over the "
                          f"limit of {max_pixels()} pixels (HUB_MAX_IMAGE_PIXELS)")
     if array.dtype == np.uint16:
         array = (array >> 8).astype(np.uint8)
@@ -70,7 +74,7 @@ def decode(data, name="image"):
         raise ImageError(f"{name}: empty file (0 bytes)")
     size = _header_size(bytes(data[:65536]))
     if size and size[0] * size[1] > max_pixels():
-        raise ImageError(f"{name}: image of {size[0]}x{size[1]} pixels is over the limit of "
+        raise ImageTooLarge(f"{name}: image of {size[0]}x{size[1]} pixels is over the limit of "
                          f"{max_pixels()} pixels (HUB_MAX_IMAGE_PIXELS)")
     array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if array is None:

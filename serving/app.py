@@ -147,8 +147,7 @@ def visualise(served, image, entry):
 
 # --- request parsing ----------------------------------------------------------------------------
 def _too_large(error):
-    # hub_core.images names the pixel limit in its message; that refusal is a 413, not a bad input.
-    return "HUB_MAX_IMAGE_PIXELS" in str(error)
+    return isinstance(error, imio.ImageTooLarge)
 
 
 def read_request():

@@ -133,13 +133,17 @@ def start(args):
 
 
 def _alive(pid):
+    """True while pid runs; a zombie (exited, not yet reaped by its parent) counts as gone."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return Path(f"/proc/{pid}").exists() if Path("/proc").is_dir() else True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return not Path("/proc").is_dir()
 
 
 def _children(pid):
