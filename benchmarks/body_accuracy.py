@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import cv2
-import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 

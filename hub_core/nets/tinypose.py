@@ -1,4 +1,5 @@
 """PP-TinyPose (top-down heatmap pose): person crops in, heatmaps decoded to image keypoints."""
+import cv2
 import numpy as np
 
 from ..engine import OnnxModel
@@ -99,15 +100,14 @@ def offset_refinement(maps, x, y):
 
 
 def gaussian_blur(maps, kernel=11):
-    """Zero-padded separable gaussian blur of every map, each rescaled to keep its maximum (MMPose DARK)."""
-    sigma = 0.3 * ((kernel - 1) * 0.5 - 1) + 0.8  # OpenCV's sigma for a given kernel size
+    """Zero-padded gaussian blur of every map, each rescaled to keep its maximum (MMPose DARK)."""
     r = kernel // 2
-    g = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
-    g /= g.sum()
     h, w = maps.shape[-2:]
-    padded = np.pad(maps, [(0, 0)] * (maps.ndim - 2) + [(r, r), (r, r)])
-    rows = sum(g[i] * padded[..., i:i + h, :] for i in range(kernel))
-    blurred = sum(g[i] * rows[..., i:i + w] for i in range(kernel))
+    # Zero-pad every map and stack them into one tall image: one OpenCV call blurs them all, and the
+    # padding keeps each map's blur from reaching its neighbours.
+    padded = np.pad(maps.reshape(-1, h, w).astype(np.float32), ((0, 0), (r, r), (r, r)))
+    tall = cv2.GaussianBlur(padded.reshape(-1, w + 2 * r), (kernel, kernel), 0)
+    blurred = tall.reshape(padded.shape)[:, r:-r, r:-r].reshape(maps.shape)
     peak = maps.max((-2, -1), keepdims=True)
     return blurred * (peak / np.maximum(blurred.max((-2, -1), keepdims=True), 1e-12))
 
@@ -116,13 +116,13 @@ def dark_refinement(maps, x, y, kernel=11):
     """DARK (Zhang et al. 2020, as in MMPose refine_keypoints_dark): Newton step -H^-1 g on the
     log of the blurred heatmap at the argmax."""
     n, k, h, w = maps.shape
-    logm = np.log(np.maximum(gaussian_blur(maps, kernel), 1e-10))
+    blurred = gaussian_blur(maps, kernel)
     ni, ki = np.indices((n, k))
     inside = (x > 1) & (x < w - 2) & (y > 1) & (y < h - 2)
     xc, yc = np.clip(x, 2, w - 3), np.clip(y, 2, h - 3)
 
-    def at(dy, dx):
-        return logm[ni, ki, yc + dy, xc + dx]
+    def at(dy, dx):  # log of the blurred heatmap, taken only where the derivatives need it
+        return np.log(np.maximum(blurred[ni, ki, yc + dy, xc + dx], 1e-10))
 
     gx = 0.5 * (at(0, 1) - at(0, -1))
     gy = 0.5 * (at(1, 0) - at(-1, 0))
