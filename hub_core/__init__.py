@@ -5,8 +5,9 @@
     face.keypoint_detection(paths=["photo.jpg"])
 """
 from .images import ImageError
+from .infer import infer
 from .keypoint import RESULT_SCHEMA_VERSION
 from .module import Module, available as list_modules
 
 __version__ = "0.1.0"
-__all__ = ["Module", "list_modules", "ImageError", "RESULT_SCHEMA_VERSION", "__version__"]
+__all__ = ["Module", "infer", "list_modules", "ImageError", "RESULT_SCHEMA_VERSION", "__version__"]

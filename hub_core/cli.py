@@ -4,7 +4,10 @@ import json
 import sys
 from pathlib import Path
 
-from . import __version__, images as imio, install as inst
+import numpy as np
+
+from . import __version__, aliases, draw, images as imio, install as inst, video
+from .infer import infer as infer_stream, is_keypoint_module, sources
 from .module import Module, available, installed_dir, load_class
 
 
@@ -87,9 +90,26 @@ def input_paths(path):
 
 
 def cmd_run(args):
+    if args.show_alias:
+        print(aliases.table())
+        return 0
+    if not args.module or not args.input_path:
+        return _fail("run needs a MODULE (or an alias, see --show_alias) and --input_path")
+    name = aliases.resolve(args.module)
+    try:
+        module = Module(name=name)
+        srcs = None if not is_keypoint_module(module) else sources(args.input_path)
+    except Exception as e:
+        return _fail(str(e))
+    if srcs is None:
+        return _run_plain(args, module)
+    return _run_keypoints(args, module, srcs)
+
+
+def _run_plain(args, module):
+    """Modules without keypoints (detectors): images and folders through module.predict()."""
     try:
         paths = input_paths(args.input_path)
-        module = Module(name=args.module)
     except Exception as e:
         return _fail(str(e))
     kwargs = {"paths": paths, "batch_size": args.batch_size, "use_gpu": args.use_gpu,
@@ -100,11 +120,132 @@ def cmd_run(args):
         results = module.predict(**kwargs)
     except Exception as e:
         return _fail(f"{args.module}: {e}")
-    print(json.dumps(results, indent=None if args.compact else 1))
+    if not args.quiet:
+        print(json.dumps(results, indent=None if args.compact else 1))
     errors = [r["error"] for r in results if r.get("error")]
     for message in errors:
         print(f"hub: {message}", file=sys.stderr)
     return 1 if errors else 0
+
+
+def _coco_records(entry, image_id):
+    records = []
+    for inst in entry.get("instances", []):
+        pts = np.asarray(inst["keypoints"], np.float64).reshape(-1, 2)
+        scores = inst.get("keypoint_scores")
+        s = np.ones(len(pts)) if scores is None else np.asarray(scores, np.float64)
+        score = float(inst.get("box_score", 1.0)) * (float(s.mean()) if scores is not None and len(s) else 1.0)
+        records.append({"image_id": image_id, "category_id": 1,
+                        "keypoints": np.round(np.column_stack([pts, s]), 3).ravel().tolist(), "score": round(score, 5)})
+    return records
+
+
+def _run_keypoints(args, module, srcs):
+    """Keypoint modules: any input of hub.infer(); predictions / drawings streamed to --output_dir."""
+    from tqdm import tqdm
+
+    has_video = any(s.kind in ("video", "webcam") for s in srcs)
+    layout = bool(args.output_dir) and (args.save_predictions or args.output_format is not None or has_video)
+    fmt = args.output_format or "json"
+    out = Path(args.output_dir) if args.output_dir else None
+    save_predictions = layout  # a video with --output_dir always gets its JSONL
+    pred_dir, vis_dir = (out / "predictions", out / "visualizations") if layout else (None, out)
+    visualize = args.visualization and out is not None
+    style = {k: getattr(args, k) for k in ("radius", "thickness", "kpt_thr", "bbox_thr", "draw_bbox",
+                                           "black_background", "show_kpt_idx", "skeleton_style")
+             if getattr(args, k) is not None}
+    fps = {s.path: s.info.get("fps", 30.0) for s in srcs if s.kind in ("video", "webcam")}
+    total = sum(s.info.get("frame_count", 0) if s.kind in ("video", "webcam") else 1 for s in srcs)
+    bar = tqdm(total=total or None, unit="img", file=sys.stderr, disable=args.quiet or not sys.stderr.isatty())
+    stdout_entries, coco, errors, used_pred, used_vis = [], [], 0, set(), set()
+    streams = {}  # video path -> (jsonl file, VideoWriter)
+
+    def close_streams():
+        for jsonl, writer in streams.values():
+            jsonl and jsonl.close()
+            writer and writer.close()
+        streams.clear()
+
+    kwargs = {"use_gpu": args.use_gpu}
+    try:
+        for index, (name, entry, image) in enumerate(infer_stream(
+                module, srcs_input(srcs), batch_size=args.batch_size, det_every=args.det_every, smooth=args.smooth,
+                smooth_min_cutoff=args.smooth_min_cutoff, smooth_beta=args.smooth_beta, with_images=True, **kwargs)):
+            bar.update(1)
+            if entry.get("error"):
+                errors += 1
+                print(f"hub: {entry['error']}", file=sys.stderr)
+            is_frame = "frame_id" in entry
+            if is_frame and entry["path"] not in streams:
+                close_streams()
+                stem = Path(str(entry["path"])).stem if not str(entry["path"]).startswith("webcam") else "webcam"
+                jsonl = None
+                if save_predictions and fmt != "coco":
+                    pred_dir.mkdir(parents=True, exist_ok=True)
+                    jsonl = open(pred_dir / f"{stem}.jsonl", "w")
+                writer = video.VideoWriter(vis_dir / f"{stem}.mp4", fps[entry["path"]]) if visualize else None
+                streams[entry["path"]] = (jsonl, writer)
+            if fmt == "coco":
+                coco += _coco_records(entry, entry["frame_id"] if is_frame else _image_id(entry, index))
+            if is_frame:
+                jsonl, writer = streams[entry["path"]]
+                if jsonl:
+                    jsonl.write(json.dumps(entry) + "\n")
+                elif not save_predictions and not args.quiet and fmt != "coco":
+                    print(json.dumps(entry), flush=True)
+                if writer and image is not None:
+                    writer.write(draw.draw(image, entry, module.meta, **style))
+                continue
+            if save_predictions and fmt == "json":
+                pred_dir.mkdir(parents=True, exist_ok=True)
+                target = _unique(pred_dir, Path(str(entry.get("path") or f"image_{index}")).stem, ".json", used_pred)
+                target.write_text(json.dumps(entry))
+            elif save_predictions and fmt == "jsonl":
+                pred_dir.mkdir(parents=True, exist_ok=True)
+                with open(pred_dir / "predictions.jsonl", "a" if used_pred else "w") as f:
+                    f.write(json.dumps(entry) + "\n")
+                used_pred.add("predictions.jsonl")
+            if visualize and image is not None and not entry.get("error"):
+                entry["save_path"] = draw.save(draw.draw(image, entry, module.meta, **style), vis_dir,
+                                               entry.get("path") or f"image_{index}", used_vis)
+            if not args.quiet:
+                stdout_entries.append(entry)
+    except Exception as e:
+        return _fail(f"{args.module}: {e}")
+    finally:
+        close_streams()
+        bar.close()
+    if fmt == "coco" and save_predictions:
+        pred_dir.mkdir(parents=True, exist_ok=True)
+        (pred_dir / "coco_results.json").write_text(json.dumps(coco))
+    if not args.quiet:
+        if fmt == "coco" and not save_predictions:
+            print(json.dumps(coco))
+        elif fmt == "jsonl":
+            for entry in stdout_entries:
+                print(json.dumps(entry))
+        elif stdout_entries or not has_video:
+            print(json.dumps(stdout_entries, indent=None if args.compact else 1))
+    return 1 if errors else 0
+
+
+def srcs_input(srcs):
+    """Expanded sources back to what hub.infer() takes (already checked, so no second warning)."""
+    return [s.item for s in srcs]
+
+
+def _image_id(entry, index):
+    stem = Path(str(entry.get("path") or "")).stem
+    return int(stem) if stem.isdigit() else index
+
+
+def _unique(folder, stem, suffix, used):
+    candidate, n = f"{stem}{suffix}", 0
+    while candidate in used:
+        n += 1
+        candidate = f"{stem}_{n}{suffix}"
+    used.add(candidate)
+    return folder / candidate
 
 
 def cmd_serving(args):
@@ -131,14 +272,32 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="hub", description="keypoint-hub: keypoint detection modules")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("run", help="run a module on an image or a folder, print JSON")
-    p.add_argument("module")
-    p.add_argument("--input_path", required=True, help="an image file or a folder of images")
+    p = sub.add_parser("run", help="run a module on images, a folder, a glob, a video, a webcam or a URL")
+    p.add_argument("module", nargs="?", help="module name or alias (face, hand, human, body, animal)")
+    p.add_argument("--input_path", help="image, folder, glob, video file, webcam[:N] or http(s) image URL")
+    p.add_argument("--show_alias", action="store_true", help="list the aliases and exit")
     p.add_argument("--batch_size", type=int, default=1)
     p.add_argument("--use_gpu", action="store_true")
-    p.add_argument("--visualization", action="store_true", help="write annotated images to --output_dir")
+    p.add_argument("--visualization", action="store_true", help="write annotated images / MP4 to --output_dir")
+    p.add_argument("--save_predictions", action="store_true", help="write --output_dir/predictions/")
     p.add_argument("--output_dir", default=None)
+    p.add_argument("--output_format", choices=["json", "jsonl", "coco"], default=None)
     p.add_argument("--compact", action="store_true", help="one-line JSON")
+    p.add_argument("--quiet", action="store_true", help="no stdout results, no progress bar")
+    g = p.add_argument_group("drawing")
+    g.add_argument("--radius", type=int, default=None)
+    g.add_argument("--thickness", type=int, default=None)
+    g.add_argument("--kpt_thr", type=float, default=None)
+    g.add_argument("--bbox_thr", type=float, default=None)
+    g.add_argument("--draw_bbox", action=argparse.BooleanOptionalAction, default=None)
+    g.add_argument("--black_background", action="store_true", default=None)
+    g.add_argument("--show_kpt_idx", action="store_true", default=None)
+    g.add_argument("--skeleton_style", choices=["mmpose", "openpose"], default=None)
+    g = p.add_argument_group("video")
+    g.add_argument("--det_every", type=int, default=1, help="run the detector every N frames, track in between")
+    g.add_argument("--smooth", action="store_true", help="One-Euro smoothing of keypoints per track")
+    g.add_argument("--smooth_min_cutoff", type=float, default=1.0)
+    g.add_argument("--smooth_beta", type=float, default=0.007)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("list", help="list bundled and installed modules")

@@ -6,8 +6,11 @@ PALETTE = [(0, 255, 0), (255, 128, 0), (51, 153, 255), (255, 51, 255), (0, 215, 
 
 
 def draw(image, entry, meta=None, radius=None, thickness=None, kpt_thr=0.0, bbox_thr=0.0,
-         draw_bbox=True, show_kpt_idx=False, black_background=False):
-    """A copy of image (BGR) with the entry's instances drawn: boxes, skeleton, keypoints."""
+         draw_bbox=True, show_kpt_idx=False, black_background=False, skeleton_style="mmpose"):
+    """A copy of image (BGR) with the entry's instances drawn: boxes, skeleton, keypoints.
+    skeleton_style='openpose' draws COCO-17 bodies OpenPose-style (neck point, OpenPose colours)."""
+    if skeleton_style == "openpose" and (meta or {}).get("num_keypoints") == 17:
+        entry, meta = _openpose(entry), OPENPOSE_META
     canvas = np.zeros_like(image) if black_background else image.copy()
     scale = max(image.shape[:2]) / 640.0
     radius = radius or max(1, int(round(2 * scale)))
@@ -40,6 +43,34 @@ def draw(image, entry, meta=None, radius=None, thickness=None, kpt_thr=0.0, bbox
                 cv2.putText(canvas, str(k), (centre[0] + radius, centre[1] - radius), cv2.FONT_HERSHEY_SIMPLEX,
                             0.3 * scale + 0.2, (255, 255, 255), 1, cv2.LINE_AA)
     return canvas
+
+
+# COCO-17 + neck (index 17) drawn with OpenPose's limbs and colours (BGR).
+_OPENPOSE_COLOURS = [(0, 0, 255), (0, 85, 255), (0, 170, 255), (0, 255, 255), (0, 255, 170), (0, 255, 85),
+                     (0, 255, 0), (85, 255, 0), (170, 255, 0), (255, 255, 0), (255, 170, 0), (255, 85, 0),
+                     (255, 0, 0), (255, 0, 85), (255, 0, 170), (255, 0, 255), (170, 0, 255), (85, 0, 255)]
+OPENPOSE_META = {
+    "skeleton": [[17, 6], [17, 5], [6, 8], [8, 10], [5, 7], [7, 9], [17, 12], [12, 14], [14, 16], [17, 11],
+                 [11, 13], [13, 15], [17, 0], [0, 2], [2, 4], [0, 1], [1, 3]],
+    "link_colors": _OPENPOSE_COLOURS[:17],
+    "keypoint_colors": [_OPENPOSE_COLOURS[i] for i in (0, 14, 15, 16, 17, 5, 2, 6, 3, 7, 4, 11, 8, 12, 9, 13, 10, 1)],
+}
+
+
+def _openpose(entry):
+    """The entry with a neck point (mid-shoulders, the weaker shoulder's score) added per instance."""
+    instances = []
+    for inst in entry.get("instances", []):
+        pts = np.asarray(inst.get("keypoints", []), np.float64).reshape(-1, 2)
+        if len(pts) != 17:
+            instances.append(inst)
+            continue
+        scores = inst.get("keypoint_scores")
+        new = dict(inst, keypoints=np.vstack([pts, pts[5:7].mean(0)]).tolist())
+        if scores is not None:
+            new["keypoint_scores"] = list(scores) + [min(scores[5], scores[6])]
+        instances.append(new)
+    return dict(entry, instances=instances)
 
 
 def save(canvas, output_dir, name, used):

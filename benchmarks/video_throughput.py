@@ -1,0 +1,110 @@
+"""Throughput of hub.infer on videos and folders, and its memory on long videos:
+frames/s for face / hand / body with det_every 1 and 5 on a panning video made from a real photo,
+images/s of a folder at batch_size 1 vs 8, peak RSS (ru_maxrss, in a fresh subprocess) for a short
+vs a 10x longer video (streaming: it should barely grow).
+
+    python benchmarks/video_throughput.py [--frames 300] [--images 64] [--mem_frames 300 3000] \
+        [--threads 1] [--out benchmarks/results/video_throughput.json]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+if not DATA.is_dir():
+    DATA = Path("/work/shared/data")
+PHOTOS = {"face": DATA / "images" / "linzaer_13.jpg",
+          "hand": DATA / "hand" / "mmpose_tests" / "onehand10k" / "1402.jpg",
+          "body": DATA / "images" / "nanodet_person.jpg"}
+
+
+def make_video(photo, path, frames, size=(320, 240), fps=30):
+    """frames of a crop panning back and forth over photo (resized so the crop fits with room to move)."""
+    image = cv2.imread(str(photo))
+    scale = max(size[0] * 1.25 / image.shape[1], size[1] / image.shape[0])
+    if scale > 1:
+        image = cv2.resize(image, None, fx=scale, fy=scale)
+    room = image.shape[1] - size[0]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    for i in range(frames):
+        x = int(room * (0.5 - 0.5 * np.cos(2 * np.pi * i / 120)))
+        y = (image.shape[0] - size[1]) // 2
+        writer.write(np.ascontiguousarray(image[y:y + size[1], x:x + size[0]]))
+    writer.release()
+    return path
+
+
+def fps_of(module, source, **kw):
+    import hub_core as hub
+    start, n = time.perf_counter(), 0
+    for _ in hub.infer(module, str(source), **kw):
+        n += 1
+    return round(n / (time.perf_counter() - start), 2), n
+
+
+MEMORY_CHILD = """
+import resource, sys, hub_core as hub
+for _ in hub.infer("face", sys.argv[1], det_every=5, smooth=True):
+    pass
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--frames", type=int, default=300)
+    ap.add_argument("--images", type=int, default=64)
+    ap.add_argument("--mem_frames", type=int, nargs=2, default=[300, 3000])
+    ap.add_argument("--modules", nargs="+", default=["face", "hand", "body"])
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", default="benchmarks/results/video_throughput.json")
+    args = ap.parse_args(argv)
+    os.environ["HUB_NUM_THREADS"] = str(args.threads)
+    import hub_core as hub
+    from hub_core.aliases import resolve
+
+    result = {"threads": args.threads, "frames": args.frames, "video_fps": {}, "folder_images_per_s": {},
+              "peak_rss_mb": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for alias in args.modules:
+            module = hub.Module(name=resolve(alias))
+            video = make_video(PHOTOS[alias], tmp / f"{alias}.mp4", args.frames)
+            for det_every in (1, 5):
+                fps, n = fps_of(module, video, det_every=det_every)
+                result["video_fps"][f"{alias}_det_every_{det_every}"] = fps
+                print(f"{alias} det_every={det_every}: {fps} frames/s over {n} frames", file=sys.stderr)
+
+        folder = tmp / "folder"
+        folder.mkdir()
+        photo = cv2.imread(str(PHOTOS["face"]))
+        for i in range(args.images):  # distinct images: a shifting crop of the photo
+            cv2.imwrite(str(folder / f"{i:04d}.jpg"), photo[i % 40:, (3 * i) % 90:])
+        face = hub.Module(name="face_landmark_localization")
+        for batch_size in (1, 8):
+            ips, _ = fps_of(face, folder, batch_size=batch_size)
+            result["folder_images_per_s"][f"batch_{batch_size}"] = ips
+            print(f"folder batch_size={batch_size}: {ips} images/s", file=sys.stderr)
+
+        for frames in args.mem_frames:
+            video = make_video(PHOTOS["face"], tmp / f"mem_{frames}.mp4", frames)
+            out = subprocess.run([sys.executable, "-c", MEMORY_CHILD, str(video)], capture_output=True, text=True,
+                                 check=True, env=dict(os.environ))
+            result["peak_rss_mb"][f"{frames}_frames"] = round(int(out.stdout.strip().splitlines()[-1]) / 1024, 1)
+            print(f"{frames} frames: peak RSS {result['peak_rss_mb'][f'{frames}_frames']} MB", file=sys.stderr)
+
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+"""hub.infer(): any input (image, folder, glob, video, webcam, array, URL) through a module,
+results yielded one at a time as they are ready.
+
+    for name, entry in hub.infer("face", "clip.mp4", det_every=5, smooth=True):
+        print(entry["frame_id"], [i["track_id"] for i in entry["instances"]])
+"""
+import glob
+import sys
+import urllib.request
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import images as imio
+from . import video as vid
+from .aliases import resolve
+from .batching import error_entry
+from .module import Module
+
+
+@dataclass
+class Source:
+    kind: str                 # 'image' | 'array' | 'url' | 'video' | 'webcam'
+    name: str                 # how results name it
+    item: object = None       # path, array or URL
+    path: str = None          # what entries report as 'path'
+    info: dict = field(default_factory=dict)  # video: fps, frame_count, width, height
+
+
+def _warn(message):
+    warnings.warn(message, stacklevel=3)
+    print(f"hub: {message}", file=sys.stderr)
+
+
+def _file_source(path):
+    p = str(path)
+    if vid.is_video(p):
+        return Source("video", p, p, p, vid.video_info(p))
+    return Source("image", p, p, p)
+
+
+def sources(inputs):
+    """Expand inputs into a list of Sources (cheap: lists files, reads no pixels).
+    Raises ValueError for a missing path, an empty folder or a glob that matches nothing."""
+    if isinstance(inputs, np.ndarray):
+        return [Source("array", "images[0]", inputs)]
+    if isinstance(inputs, (list, tuple)):
+        out = []
+        for i, x in enumerate(inputs):
+            out += [Source("array", f"images[{i}]", x)] if isinstance(x, np.ndarray) else sources(x)
+        return out
+    if not isinstance(inputs, (str, Path)):
+        raise TypeError(f"unsupported input {type(inputs).__name__}: give a path, folder, glob, video, "
+                        "'webcam[:N]', URL or numpy array")
+    text = str(inputs)
+    if text == "webcam" or text.startswith("webcam:"):
+        return [Source("webcam", text, text, text, {"fps": 30.0, "frame_count": 0})]
+    if text.startswith(("http://", "https://")):
+        return [Source("url", text, text, text)]
+    p = Path(text)
+    if p.is_dir():
+        files, others = imio.list_images(p)
+        videos = [o for o in others if vid.is_video(o)]
+        for o in others:
+            if o not in videos:
+                _warn(f"skipping {o}: not an image file")
+        if not files and not videos:
+            raise ValueError(f"{text}: folder has no image files")
+        return [_file_source(f) for f in sorted(files + videos)]
+    if p.exists():
+        return [_file_source(p)]
+    if glob.has_magic(text):
+        matches = sorted(glob.glob(text))
+        if not matches:
+            raise ValueError(f"{text}: no file matches this pattern")
+        out = []
+        for m in matches:
+            if Path(m).is_file() and (Path(m).suffix.lower() in imio.IMAGE_EXTENSIONS or vid.is_video(m)):
+                out.append(_file_source(m))
+            elif Path(m).is_file():
+                _warn(f"skipping {m}: not an image file")
+        return out
+    raise ValueError(f"{text}: no such file or folder")
+
+
+def _load(source):
+    try:
+        if source.kind == "url":
+            with urllib.request.urlopen(source.item, timeout=30) as response:
+                return imio.decode(response.read(), source.name)
+        return imio.load(source.item, source.name)
+    except imio.ImageError as e:
+        return e
+    except OSError as e:
+        return imio.ImageError(f"{source.name}: cannot fetch ({e})")
+
+
+def is_keypoint_module(module):
+    return callable(getattr(module, "keypoint_detection", None)) and hasattr(module, "meta")
+
+
+class _Runner:
+    def __init__(self, module, kwargs):
+        self.module, self.kwargs = module, kwargs
+        self.keypoint = is_keypoint_module(module)
+
+    def __call__(self, images, metas, boxes=None):
+        """Entries for a batch of (image or ImageError), with each meta's fields added."""
+        good = [i for i, im in enumerate(images) if not isinstance(im, imio.ImageError)]
+        entries = [None] * len(images)
+        if good:
+            imgs = [images[i] for i in good]
+            if self.keypoint:
+                out = self.module.keypoint_detection(images=imgs, batch_size=len(imgs), boxes=boxes, **self.kwargs)
+            else:
+                out = self.module.predict(images=imgs, batch_size=len(imgs), **self.kwargs)
+            for i, e in zip(good, out):
+                entries[i] = e
+        for i, (im, meta) in enumerate(zip(images, metas)):
+            if isinstance(im, imio.ImageError):
+                entries[i] = error_entry(meta["path"], str(im))
+            entry = entries[i]
+            if "error" in entry and meta["path"] and entry["error"].startswith("images[0]"):
+                entry["error"] = meta["path"] + entry["error"][len("images[0]"):]
+            entry.update({k: v for k, v in meta.items() if k != "name"})
+        return entries
+
+
+def infer(module, inputs, batch_size=1, det_every=1, smooth=False, smooth_min_cutoff=1.0, smooth_beta=0.007,
+          with_images=False, **kwargs):
+    """Yield (input_name, entry) per image / video frame, in input order, lazily.
+
+    Images of all inputs are pooled into batches of batch_size. Video / webcam frames stream
+    (read, process, yield), their entries get 'frame_id', 'timestamp' (s) and per instance a
+    'track_id'. det_every=N runs the detector on every N-th frame only; in between, boxes come
+    from the previous frame's keypoints. smooth=True applies a One-Euro filter per track.
+    with_images=True yields (input_name, entry, image) for drawing.
+    kwargs go to the module's keypoint_detection() / predict().
+    """
+    if isinstance(module, str):
+        module = Module(name=resolve(module))
+    run = _Runner(module, kwargs)
+    batch_size = max(1, int(batch_size))
+    pending = []  # (image, meta)
+
+    def flush():
+        if not pending:
+            return
+        entries = run([im for im, _ in pending], [m for _, m in pending])
+        for (im, meta), entry in zip(pending, entries):
+            yield (meta["name"], entry, im) if with_images else (meta["name"], entry)
+        pending.clear()
+
+    for src in sources(inputs):
+        if src.kind in ("video", "webcam"):
+            yield from flush()
+            yield from _video(run, src, batch_size, det_every, smooth, smooth_min_cutoff, smooth_beta, with_images)
+            continue
+        pending.append((_load(src), {"name": src.name, "path": src.path}))
+        if len(pending) >= batch_size:
+            yield from flush()
+    yield from flush()
+
+
+def _video(run, src, batch_size, det_every, smooth, min_cutoff, beta, with_images):
+    tracker = vid.VideoTracker(smooth, min_cutoff, beta) if run.keypoint else None
+    det_every = max(1, int(det_every))
+    # Skipping the detector makes each frame depend on the last one, so those frames go one by one.
+    step = batch_size if det_every == 1 else 1
+    chunk = []
+
+    def process():
+        metas = [{"name": f"{src.name}#{fid}", "path": src.path, "frame_id": fid, "timestamp": ts}
+                 for fid, ts, _ in chunk]
+        frames = [f for _, _, f in chunk]
+        boxes = None
+        if det_every > 1 and chunk[0][0] % det_every and tracker.last:
+            h, w = frames[0].shape[:2]
+            boxes = [tracker.next_boxes((w, h))]
+        for frame, meta, entry in zip(frames, metas, run(frames, metas, boxes)):
+            if tracker is not None and "error" not in entry:
+                tracker.update(entry, meta["timestamp"])
+            yield (meta["name"], entry, frame) if with_images else (meta["name"], entry)
+        chunk.clear()
+
+    for fid, ts, frame in vid.read_frames(src.item):
+        chunk.append((fid, ts, frame))
+        if len(chunk) >= step:
+            yield from process()
+    if chunk:
+        yield from process()
