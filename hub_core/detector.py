@@ -21,15 +21,6 @@ class DetectorModule(ModuleBase):
         if unknown:
             raise TypeError(f"{self.name}: unknown option(s) {sorted(unknown)}; known: {sorted(self.thresholds)}")
         self.thresholds = {**self.thresholds, **thresholds}
-        self._nets = {}
-
-    def net(self, use_gpu=False):
-        if use_gpu not in self._nets:
-            self._nets[use_gpu] = self.build_net(use_gpu)
-        return self._nets[use_gpu]
-
-    def build_net(self, use_gpu):
-        raise NotImplementedError
 
     def detect(self, images, use_gpu=False, **thresholds):
         return self.net(use_gpu)(images, **{**self.thresholds, **thresholds})

@@ -25,7 +25,6 @@ class KeypointModule(ModuleBase):
         self.threads = threads
         self.options = {}         # constructor options that save_inference_model records
         self._detector = None
-        self._nets = {}
         if detector is not None:
             self.set_detector(detector)
 
@@ -42,15 +41,6 @@ class KeypointModule(ModuleBase):
         if not callable(getattr(module, "detect", None)):
             raise TypeError(f"{type(module).__name__} is not a detector: it has no detect(images) method")
         self._detector = module
-
-    # --- networks -------------------------------------------------------------------
-    def net(self, use_gpu=False):
-        if use_gpu not in self._nets:
-            self._nets[use_gpu] = self.build_net(use_gpu)
-        return self._nets[use_gpu]
-
-    def build_net(self, use_gpu):
-        raise NotImplementedError
 
     def active_models(self):
         """Keys of model_files this instance runs (what save_inference_model copies)."""

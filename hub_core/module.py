@@ -25,6 +25,16 @@ class ModuleBase:
     def __init__(self, model_paths=None):
         self.directory = Path(sys.modules[type(self).__module__].__file__).resolve().parent
         self._model_paths = dict(model_paths or {})
+        self._nets = {}
+
+    def net(self, use_gpu=False):
+        """The module's network object for this device, built once (ONNX sessions are costly)."""
+        if use_gpu not in self._nets:
+            self._nets[use_gpu] = self.build_net(use_gpu)
+        return self._nets[use_gpu]
+
+    def build_net(self, use_gpu):
+        raise NotImplementedError
 
     def model_path(self, key):
         """Local verified path of one of this module's model files (or an explicit override)."""
