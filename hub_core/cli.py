@@ -263,6 +263,11 @@ def cmd_benchmark(args):
     return bench_main(args.rest)
 
 
+def cmd_finetune(args):
+    from .finetune import main as finetune_main
+    return finetune_main(args.rest)
+
+
 def cmd_version(args):
     print(f"keypoint-hub {__version__}")
     return 0
@@ -327,6 +332,10 @@ def build_parser():
     p = sub.add_parser("benchmark", help="per-stage speed of a module on this machine", add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_benchmark)
+    p = sub.add_parser("finetune", help="train a keypoint module on your labels (hub finetune --ann ... --out DIR)",
+                       add_help=False, prefix_chars="\0")  # every argument goes to hub_core.finetune
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_finetune)
     p = sub.add_parser("version", help="print the version")
     p.set_defaults(func=cmd_version)
     p = sub.add_parser("help", help="show this help")

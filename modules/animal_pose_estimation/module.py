@@ -1,0 +1,61 @@
+"""Animal keypoints: a detector module finds the animals (default: the whole image, for single-animal set-ups),
+a top-down keypoint model places the points. Default model: a 4-point top-view mouse model trained with
+`hub finetune` on the DeepLabCut openfield example; keypoint_model= runs your own AP-10K ONNX
+(heatmap or SimCC outputs)."""
+import json
+from pathlib import Path
+
+from hub_core.finetune.runtime import ANIMAL_CLASSES, FinetunedKeypointModule
+
+HERE = Path(__file__).resolve().parent
+
+
+class AnimalPoseEstimation(FinetunedKeypointModule):
+    name = "animal_pose_estimation"
+    version = "1.0.0"
+    summary = ("Animal keypoints: whole-image or YOLOX-nano animal boxes + a top-down keypoint model (default: "
+               "4-point top-view mouse; keypoint_model= for AP-10K 17-point ONNX models, heatmap or SimCC).")
+    license = "model: LGPL-3.0 (trained on DeepLabCut example data) + Apache-2.0 (PP-TinyPose start); code MIT"
+    default_detector = "whole_image_detector"
+    default_output_dir = "animal_pose_output"
+    crop_padding = 1.0
+    animal_classes = ANIMAL_CLASSES
+    model_files = {
+        "keypoint": {
+            "file": "animal_mouse_openfield.onnx",
+            "sha256": "711adb890e9f1380b24496f5a3fec6ef8c422e5ed6419fc5fbfb00330f451224",
+            "size": 5426527,
+            "url": None,
+            "origin": "hub finetune of PP-TinyPose (human_pose_estimation) on DeepLabCut openfield-Pranav-2018-10-30 "
+                      "m4s1 (96 of 116 frames, seed 0); modules/animal_pose_estimation/models/",
+            "license": "LGPL-3.0 (training data) / Apache-2.0 (PP-TinyPose start)",
+        }
+    }
+
+    def __init__(self, animal_detector_module=None, keypoint_model=None, keypoint_meta=None, padding=None,
+                 decode="dark", flip_test=False, detector=None, model_paths=None, threads=None):
+        """keypoint_model: path of your own top-down ONNX (AP-10K 17 points unless keypoint_meta, a meta dict or
+        JSON path, says otherwise); padding: its crop scale about the box centre (1.25 when keypoint_model)."""
+        model_paths = dict(model_paths or {})
+        if keypoint_model is not None:
+            model_paths["keypoint"] = str(keypoint_model)
+        custom = "keypoint" in model_paths and (keypoint_model is not None or keypoint_meta is not None)
+        super().__init__(detector=animal_detector_module or detector, decode=decode, flip_test=flip_test,
+                         model_paths=model_paths, threads=threads)
+        if isinstance(keypoint_meta, (str, Path)):
+            keypoint_meta = json.loads(Path(keypoint_meta).read_text())
+        if custom:
+            self.meta = keypoint_meta or self.meta  # keypoints.json: AP-10K
+            self.crop_padding = 1.25 if padding is None else float(padding)
+            self.options.update(keypoint_meta=self.meta, padding=self.crop_padding)
+        else:
+            self.meta = json.loads((HERE / "mouse_keypoints.json").read_text())
+            if padding is not None:
+                self.crop_padding = float(padding)
+
+    def set_animal_detector_module(self, module):
+        """A detector module (or its name; "yolox_nano_coco" comes restricted to the COCO animal classes)."""
+        self.set_detector(module)
+
+    def get_animal_detector_module(self):
+        return self.detector

@@ -1,0 +1,28 @@
+"""The whole image as one box: the detector of single-animal set-ups (a fixed camera on one animal)."""
+import numpy as np
+
+from hub_core.detector import DetectorModule
+
+
+class WholeImageDetector(DetectorModule):
+    name = "whole_image_detector"
+    version = "1.0.0"
+    type = "object_detection"
+    summary = "One box per image covering the whole image (score 1): for single-animal videos and crops."
+    license = "MIT"
+    labels = ["animal", "object"]
+    thresholds = {"label": "animal"}  # the label the box carries
+
+    def build_net(self, use_gpu):
+        return whole_image_boxes
+
+    def detect(self, images, use_gpu=False, **thresholds):
+        label = {**self.thresholds, **thresholds}["label"]
+        if label not in self.labels:
+            raise ValueError(f"{self.name}: label must be one of {self.labels}, got {label!r}")
+        return whole_image_boxes(images, self.labels.index(label))
+
+
+def whole_image_boxes(images, label=0, **_):
+    """Per image a (1, 6) array [0, 0, width, height, 1, label]."""
+    return [np.array([[0, 0, im.shape[1], im.shape[0], 1, label]], np.float32) for im in images]
