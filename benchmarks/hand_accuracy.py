@@ -18,8 +18,6 @@ import numpy as np
 from hub_core.module import Module
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hand"
-if not DATA.is_dir():
-    DATA = Path("/work/shared/data/hand")
 
 
 def cmu_samples():

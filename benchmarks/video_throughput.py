@@ -19,8 +19,6 @@ import cv2
 import numpy as np
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-if not DATA.is_dir():
-    DATA = Path("/work/shared/data")
 PHOTOS = {"face": DATA / "images" / "linzaer_13.jpg",
           "hand": DATA / "hand" / "mmpose_tests" / "onehand10k" / "1402.jpg",
           "body": DATA / "images" / "nanodet_person.jpg"}

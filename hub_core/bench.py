@@ -7,7 +7,6 @@ the pipeline, so pipeline time / model time shows the overhead around the networ
 The module's code is not changed: its methods and session.run calls are wrapped on the instance.
 """
 import argparse
-import json
 import os
 import platform
 import resource
@@ -19,10 +18,9 @@ import numpy as np
 
 from . import images as imio
 from .engine import OnnxModel, default_threads
+from .evaluate import emit_report
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-if not SHARED.is_dir():
-    SHARED = Path("/work/shared/data")
 DEFAULT_IMAGES = {  # task -> image folders in shared/data, first match wins
     "face": ["face/300w_afw/images"],
     "hand": ["hand/mmpose_tests/onehand10k", "hand/mmpose_tests/freihand", "hand/mmpose_tests/panoptic"],
@@ -221,9 +219,5 @@ def main(argv=None):
         return 1
     report["machine"] = {"cpus": os.cpu_count(), "threads": args.threads or default_threads(),
                          "processor": platform.processor() or platform.machine()}
-    print(format_table(report))
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
-        print(f"report written to {args.out}")
+    emit_report(format_table(report), report, args.out)
     return 0

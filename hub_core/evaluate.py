@@ -400,6 +400,15 @@ def parse_option(text):
         return name, value
 
 
+def emit_report(table, report, out=None):
+    """The table on stdout, the report as JSON to `out` (hub eval and hub benchmark)."""
+    print(table)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(report, indent=2) + "\n")
+        print(f"report written to {out}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="hub eval", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -427,9 +436,5 @@ def main(argv=None):
     except Exception as e:  # noqa: BLE001 - one clear line for the user
         print(f"hub eval: {e}", file=sys.stderr)
         return 1
-    print(format_table(report))
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
-        print(f"report written to {args.out}")
+    emit_report(format_table(report), report, args.out)
     return 0
