@@ -1,4 +1,6 @@
 """One drawer for every module, driven by the keypoint meta (skeleton, colours)."""
+from pathlib import Path
+
 import cv2
 import numpy as np
 
@@ -73,17 +75,19 @@ def _openpose(entry):
     return dict(entry, instances=instances)
 
 
-def save(canvas, output_dir, name, used):
-    """Write canvas as output_dir/name (.jpg), adding _1, _2 ... where the call reused a name."""
-    from pathlib import Path
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    stem = Path(name).stem
-    candidate, n = f"{stem}.jpg", 0
+def unique_path(folder, stem, suffix, used):
+    """folder/stem+suffix, adding _1, _2 ... where this call already used that name."""
+    candidate, n = f"{stem}{suffix}", 0
     while candidate in used:
         n += 1
-        candidate = f"{stem}_{n}.jpg"
+        candidate = f"{stem}_{n}{suffix}"
     used.add(candidate)
-    path = output_dir / candidate
+    return Path(folder) / candidate
+
+
+def save(canvas, output_dir, name, used):
+    """Write canvas as output_dir/name (.jpg), adding _1, _2 ... where the call reused a name."""
+    Path(output_dir).mkdir(parents=True, exist_ok=True)
+    path = unique_path(output_dir, Path(name).stem, ".jpg", used)
     cv2.imwrite(str(path), canvas)
     return str(path)

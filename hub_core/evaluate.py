@@ -292,7 +292,7 @@ def evaluate(module, data, task=None, boxes="detector", batch_size=1, min_iou=0.
         kwargs["boxes"] = [[inst["box"].tolist() for inst in insts] for insts in kept]
     entries = module.keypoint_detection(**kwargs)
 
-    truths, preds, found_boxes = [], [], []
+    truths, preds = [], []
     errors = [f"{e['path']}: {e['error']}" for e in entries if e.get("error")]
     for insts, entry in zip(kept, entries):
         found = entry.get("instances", [])

@@ -8,6 +8,7 @@ import numpy as np
 
 from . import batching, draw
 from .detector import DetectorModule
+from .geometry import warp_crops
 from .module import Module, ModuleBase
 
 RESULT_SCHEMA_VERSION = "1.0"
@@ -136,6 +137,18 @@ class KeypointModule(ModuleBase):
                                 "models": {k: str(Path(v).relative_to(dirname)) for k, v in det_models.items()}}
         _write_json(dirname / "inference.json", spec)
         return str(dirname)
+
+
+def crop_instances(images, transforms, size):
+    """Every instance crop of every image in one batch (N, h, w, 3): transforms[i] are image i's
+    2x3 affines, size is (w, h). One model call then serves all instances of a chunk."""
+    return np.concatenate([warp_crops(image, ms, size) for image, ms in zip(images, transforms)])
+
+
+def image_ranges(per_image):
+    """range of each image's rows in a batch stacked from per_image (lists of per-instance items)."""
+    bounds = np.cumsum([0] + [len(items) for items in per_image])
+    return [range(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def user_boxes(boxes, name):

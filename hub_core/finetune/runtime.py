@@ -4,8 +4,7 @@ No torch here: modules built by `hub finetune` run on ONNX Runtime only."""
 import numpy as np
 
 from .. import store
-from ..geometry import warp_crops
-from ..keypoint import KeypointModule
+from ..keypoint import KeypointModule, crop_instances, image_ranges
 from ..module import Module
 from ..nets.tinypose import DECODES
 from ..nets.topdown_pose import TopDownPose
@@ -77,11 +76,10 @@ class FinetunedKeypointModule(KeypointModule):
         """Per image, per box: keypoints (K, 2), keypoint_scores (K,), score = mean keypoint score x box score."""
         net = self.net(use_gpu)
         transforms = [net.transforms(det) for det in detections]
-        crops = [warp_crops(image, ms, (net.width, net.height)) for image, ms in zip(images, transforms)]
-        points, scores = net(np.concatenate(crops), np.concatenate(transforms),
+        crops = crop_instances(images, transforms, (net.width, net.height))
+        points, scores = net(crops, np.concatenate(transforms),
                              decode or self.decode, self.flip_test if flip_test is None else flip_test)
         box_scores = np.concatenate([det[:, 4] for det in detections]) if len(points) else np.zeros(0)
         instance_scores = scores.mean(1) * box_scores if len(points) else np.zeros(0)
-        bounds = np.cumsum([0] + [len(ms) for ms in transforms])
         return [[{"keypoints": points[i], "keypoint_scores": scores[i], "score": round(float(instance_scores[i]), 4)}
-                 for i in range(a, b)] for a, b in zip(bounds[:-1], bounds[1:])]
+                 for i in rows] for rows in image_ranges(transforms)]

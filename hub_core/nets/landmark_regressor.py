@@ -1,5 +1,4 @@
 """Face landmark regressors (MobileFaceNet-68, PFLD-68): square crop in, 68 normalised (x, y) out."""
-import cv2
 import numpy as np
 
 from ..engine import OnnxModel

@@ -3,10 +3,7 @@
 API-compatible with PaddleHub's face_landmark_localization, and adds box, box score and
 image size per entry, an empty entry for an image without faces, and a choice of model.
 """
-import numpy as np
-
-from hub_core.geometry import warp_crops
-from hub_core.keypoint import KeypointModule
+from hub_core.keypoint import KeypointModule, crop_instances, image_ranges
 from hub_core.nets.landmark_regressor import LandmarkRegressor
 
 # How each landmark network was trained (MANIFEST.json): colour order and the square crop
@@ -79,7 +76,6 @@ class FaceLandmarkLocalization(KeypointModule):
     def estimate(self, images, detections, use_gpu=False):
         net = self.net(use_gpu)
         transforms = [net.transforms(det) for det in detections]
-        crops = [warp_crops(image, ms, (net.size, net.size)) for image, ms in zip(images, transforms)]
-        points = net(np.concatenate(crops), [m for ms in transforms for m in ms])  # all faces of the batch at once
-        bounds = np.cumsum([0] + [len(ms) for ms in transforms])
-        return [[{"keypoints": p, "keypoint_scores": None} for p in points[a:b]] for a, b in zip(bounds[:-1], bounds[1:])]
+        crops = crop_instances(images, transforms, (net.size, net.size))
+        points = net(crops, [m for ms in transforms for m in ms])  # all faces of the chunk at once
+        return [[{"keypoints": points[i], "keypoint_scores": None} for i in rows] for rows in image_ranges(transforms)]

@@ -6,7 +6,7 @@ landmarks of that first pass define a rotated ROI for a second pass (MediaPipe's
 """
 import numpy as np
 
-from hub_core.keypoint import KeypointModule
+from hub_core.keypoint import KeypointModule, image_ranges
 from hub_core.nets.hand_landmark import HandLandmark, box_rois, landmark_rois, palm_rois, roi_corners
 
 MEDIAPIPE = "PyPI mediapipe 0.10.14 mediapipe/modules/hand_landmark/{}.tflite, converted with tf2onnx 1.17.0 (opset 17)"
@@ -98,9 +98,9 @@ class HandPoseLocalization(KeypointModule):
         points, presence, right = self.landmarks(net, images, rois)
         plain = [i for i, d in enumerate(detections) if d.shape[1] < 20 and len(d)]
         if plain:  # refine plain-box hands on the rotated ROI their first-pass landmarks define
-            bounds = np.cumsum([0] + [len(r) for r in rois])
+            rows = image_ranges(rois)
             for i in plain:
-                rois[i] = landmark_rois(points[bounds[i]:bounds[i + 1]])
+                rois[i] = landmark_rois(points[rows[i].start:rows[i].stop])
             points, presence, right = self.landmarks(net, images, rois)
         out, start = [], 0
         for image_rois in rois:

@@ -1,8 +1,7 @@
 """Multi-person COCO-17 body keypoints: a person detector module + PP-TinyPose on each person crop."""
 import numpy as np
 
-from hub_core.geometry import warp_crops
-from hub_core.keypoint import KeypointModule
+from hub_core.keypoint import KeypointModule, crop_instances, image_ranges
 from hub_core.module import Module
 from hub_core.nets.tinypose import DECODES, TinyPose
 
@@ -61,13 +60,12 @@ class HumanPoseEstimation(KeypointModule):
         mean of the keypoint scores above 0.2 (0 when none) x box score."""
         net = self.net(use_gpu)
         transforms = [net.transforms(det) for det in detections]
-        crops = [warp_crops(image, ms, (net.width, net.height)) for image, ms in zip(images, transforms)]
-        points, scores = net(np.concatenate(crops), np.concatenate(transforms),  # every person of the chunk at once
+        crops = crop_instances(images, transforms, (net.width, net.height))
+        points, scores = net(crops, np.concatenate(transforms),  # every person of the chunk at once
                              decode or self.decode, self.flip_test if flip_test is None else flip_test)
         box_scores = np.concatenate([det[:, 4] for det in detections]) if len(points) else np.zeros(0)
         confident = scores > KEYPOINT_SCORE_THRESHOLD
         keypoint_mean = (scores * confident).sum(1) / np.maximum(confident.sum(1), 1)
         instance_scores = keypoint_mean * box_scores
-        bounds = np.cumsum([0] + [len(ms) for ms in transforms])
         return [[{"keypoints": points[i], "keypoint_scores": scores[i], "score": round(float(instance_scores[i]), 4)}
-                 for i in range(a, b)] for a, b in zip(bounds[:-1], bounds[1:])]
+                 for i in rows] for rows in image_ranges(transforms)]
