@@ -4,10 +4,10 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 
 from . import __version__, aliases, draw, images as imio, install as inst, video
 from .infer import infer as infer_stream, is_keypoint_module, sources
+from .coco import to_coco_results
 from .module import Module, available, installed_dir, load_class
 
 
@@ -128,18 +128,6 @@ def _run_plain(args, module):
     return 1 if errors else 0
 
 
-def _coco_records(entry, image_id):
-    records = []
-    for inst in entry.get("instances", []):
-        pts = np.asarray(inst["keypoints"], np.float64).reshape(-1, 2)
-        scores = inst.get("keypoint_scores")
-        s = np.ones(len(pts)) if scores is None else np.asarray(scores, np.float64)
-        score = float(inst.get("box_score", 1.0)) * (float(s.mean()) if scores is not None and len(s) else 1.0)
-        records.append({"image_id": image_id, "category_id": 1,
-                        "keypoints": np.round(np.column_stack([pts, s]), 3).ravel().tolist(), "score": round(score, 5)})
-    return records
-
-
 def _run_keypoints(args, module, srcs):
     """Keypoint modules: any input of hub.infer(); predictions / drawings streamed to --output_dir."""
     from tqdm import tqdm
@@ -186,7 +174,7 @@ def _run_keypoints(args, module, srcs):
                 writer = video.VideoWriter(vis_dir / f"{stem}.mp4", fps[entry["path"]]) if visualize else None
                 streams[entry["path"]] = (jsonl, writer)
             if fmt == "coco":
-                coco += _coco_records(entry, entry["frame_id"] if is_frame else _image_id(entry, index))
+                coco += to_coco_results([entry], [entry["frame_id"] if is_frame else _image_id(entry, index)])
             if is_frame:
                 jsonl, writer = streams[entry["path"]]
                 if jsonl:
@@ -198,7 +186,7 @@ def _run_keypoints(args, module, srcs):
                 continue
             if save_predictions and fmt == "json":
                 pred_dir.mkdir(parents=True, exist_ok=True)
-                target = _unique(pred_dir, Path(str(entry.get("path") or f"image_{index}")).stem, ".json", used_pred)
+                target = draw.unique_path(pred_dir, Path(str(entry.get("path") or f"image_{index}")).stem, ".json", used_pred)
                 target.write_text(json.dumps(entry))
             elif save_predictions and fmt == "jsonl":
                 pred_dir.mkdir(parents=True, exist_ok=True)
@@ -237,15 +225,6 @@ def srcs_input(srcs):
 def _image_id(entry, index):
     stem = Path(str(entry.get("path") or "")).stem
     return int(stem) if stem.isdigit() else index
-
-
-def _unique(folder, stem, suffix, used):
-    candidate, n = f"{stem}{suffix}", 0
-    while candidate in used:
-        n += 1
-        candidate = f"{stem}_{n}{suffix}"
-    used.add(candidate)
-    return folder / candidate
 
 
 def cmd_serving(args):
