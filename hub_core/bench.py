@@ -2,8 +2,9 @@
 
 Stages per image (median and p90 over the timed passes): decode (file read + image decode), detector
 (module.detect), keypoint (module.estimate: crops + keypoint network + decoding), post-process (the
-rest of keypoint_detection: result entries). Then each ONNX model alone on one real input row it saw in
-the pipeline, so pipeline time / model time shows the overhead around the networks.
+rest of keypoint_detection: result entries). Then each ONNX model alone, replaying the batch sizes it
+got in the pipeline on a real input row it saw there, so pipeline time / model time shows the overhead
+around the networks.
 The module's code is not changed: its methods and session.run calls are wrapped on the instance.
 """
 import argparse
@@ -12,6 +13,7 @@ import platform
 import resource
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +75,7 @@ def summary(values_ms):
 
 
 def time_model_alone(model, batch, repeat):
+    """Median ms of one session run on batch."""
     feed = {model.input_name: batch}
     model.session.run(model.output_names, feed)  # warm-up
     times = []
@@ -81,6 +84,12 @@ def time_model_alone(model, batch, repeat):
         model.session.run(model.output_names, feed)
         times.append((time.perf_counter() - start) * 1000)
     return float(np.median(times))
+
+
+def replay_alone(model, row, batch_sizes, repeat=10):
+    """Total ms the session alone needs for runs of these batch sizes, each a copy of one real row."""
+    counts = Counter(batch_sizes)
+    return sum(n * time_model_alone(model, np.repeat(row, b, axis=0), repeat) for b, n in counts.items() if b)
 
 
 def benchmark(module, paths, batch_size=1, repeat=3, use_gpu=False):
@@ -94,13 +103,13 @@ def benchmark(module, paths, batch_size=1, repeat=3, use_gpu=False):
         for i, m in enumerate(onnx_models(net)):
             name = f"{role}:{Path(m.path).stem}" if i == 0 else f"{role}:{Path(m.path).stem}#{i}"
             models[name] = m
-    feeds = {name: [] for name in models}  # input shape per call: rows per image
+    feeds = {name: [] for name in models}  # batch size of every session run in the timed passes
     samples = {}  # one real input row per model, for the model-alone timing
 
     def record(name, run):
         def wrapped(output_names, feed, *args, **kwargs):
             batch = next(iter(feed.values()))
-            feeds[name].append(batch.shape)
+            feeds[name].append(len(batch))
             if name not in samples and len(batch):
                 samples[name] = np.array(batch[:1])
             return timer.wrap(f"model {name}", run)(output_names, feed, *args, **kwargs)
@@ -146,15 +155,15 @@ def benchmark(module, paths, batch_size=1, repeat=3, use_gpu=False):
     images_timed = len(paths) * repeat
     alone = {}
     for name, m in models.items():
-        shapes = feeds[name]
-        if not shapes:
+        sizes = feeds[name]
+        if name not in samples:
             continue
-        rows_per_image = sum(s[0] for s in shapes) / images_timed
         one = samples[name]
-        alone[name] = {"input_shape": list(one.shape), "ms_per_run": round(time_model_alone(m, one, 20), 3),
-                       "rows_per_image": round(rows_per_image, 3),
-                       "in_pipeline_ms_per_image": summary(model_ms[name])["median_ms"]}
-        alone[name]["ms_per_image"] = round(alone[name]["ms_per_run"] * rows_per_image, 3)
+        alone[name] = {"input_shape": list(one.shape), "ms_per_row_batch_1": round(time_model_alone(m, one, 20), 3),
+                       "runs_per_image": round(len(sizes) / images_timed, 3),
+                       "rows_per_image": round(sum(sizes) / images_timed, 3),
+                       "ms_per_image": round(replay_alone(m, one, sizes) / images_timed, 3),
+                       "in_pipeline_ms_per_image": round(float(np.mean(model_ms[name])), 3)}
     stages = {s: summary(v) for s, v in per_image.items()}
     models_total = sum(a["ms_per_image"] for a in alone.values())
     pipeline_ms = stages["total"]["mean_ms"]
@@ -167,8 +176,9 @@ def benchmark(module, paths, batch_size=1, repeat=3, use_gpu=False):
         "models_alone": alone,
         "models_alone_ms_per_image": round(models_total, 3),
         "pipeline_over_models": round(pipeline_ms / models_total, 3) if models_total else None,
-        "notes": "stages are per image (batch time / batch size); models_alone: each ONNX session run alone on one "
-                 "real input row (batch 1) captured in the pipeline, times the rows it gets per image; "
+        "notes": "stages are per image (batch time / batch size); models_alone: each ONNX session run alone with "
+                 "the batch sizes it got in the pipeline (copies of one real input row captured there), per image; "
+                 "in_pipeline_ms_per_image: the same session's mean time inside the pipeline; "
                  "pipeline_over_models = mean end-to-end ms per image / models_alone_ms_per_image",
     }
 
@@ -181,8 +191,9 @@ def format_table(report):
         lines.append(f"  {stage:<14}{s['median_ms']:>12.2f}{s['p90_ms']:>12.2f}")
     lines.append(f"  images/s end to end: {report['images_per_s']}   peak RSS: {report['peak_rss_mb']} MB")
     for name, a in report["models_alone"].items():
-        lines.append(f"  model alone {name} {a['input_shape']}: {a['ms_per_run']} ms/run x {a['rows_per_image']} "
-                     f"per image (in pipeline {a['in_pipeline_ms_per_image']} ms)")
+        lines.append(f"  model {name} {a['input_shape'][1:]}: {a['rows_per_image']} rows/image in "
+                     f"{a['runs_per_image']} runs; alone {a['ms_per_image']} ms/image "
+                     f"({a['ms_per_row_batch_1']} ms/row at batch 1), in pipeline {a['in_pipeline_ms_per_image']} ms/image")
     lines.append(f"  pipeline / models alone: {report['pipeline_over_models']}")
     return "\n".join(lines)
 

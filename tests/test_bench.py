@@ -2,18 +2,29 @@
 import json
 import os
 
+import pytest
 from conftest import DATA
 from hub_core import bench
 
+CASES = {  # module -> (image folder, its models as reported)
+    "face_landmark_localization": (DATA / "face" / "300w_afw" / "images",
+                                   {"keypoint:mobilefacenet_68", "detector:ultraface_rfb_640"}),
+    "human_pose_estimation": (DATA / "body" / "coco_train_mini" / "train2017",
+                              {"keypoint:tinypose_256x192", "detector:yolox_nano_416x416"}),
+}
 
-def test_benchmark_face_three_images(tmp_path, capsys):
+
+@pytest.mark.parametrize("module", sorted(CASES))
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_benchmark_three_images(module, batch_size, tmp_path, capsys):
+    folder, models = CASES[module]
     images = tmp_path / "images"
     images.mkdir()
-    for p in sorted((DATA / "face" / "300w_afw" / "images").glob("*.jpg"))[:3]:
+    for p in sorted(folder.glob("*.jpg"))[:3]:
         os.symlink(p, images / p.name)
     out = tmp_path / "bench.json"
-    assert bench.main(["face_landmark_localization", "--images", str(images), "--repeat", "1", "--threads", "1",
-                       "--out", str(out)]) == 0
+    assert bench.main([module, "--images", str(images), "--repeat", "1", "--threads", "1",
+                       "--batch_size", str(batch_size), "--out", str(out)]) == 0
     report = json.loads(out.read_text())
     assert report["images"] == 3 and report["instances_per_image"] > 0
     assert set(report["stages_per_image"]) == {"decode", "detector", "keypoint", "postprocess", "total"}
@@ -21,8 +32,15 @@ def test_benchmark_face_three_images(tmp_path, capsys):
         assert report["stages_per_image"][stage]["median_ms"] > 0
         assert report["stages_per_image"][stage]["p90_ms"] >= report["stages_per_image"][stage]["median_ms"]
     assert report["images_per_s"] > 0 and report["peak_rss_mb"] > 0
-    assert set(report["models_alone"]) == {"keypoint:mobilefacenet_68", "detector:ultraface_rfb_640"}
-    assert all(m["ms_per_run"] > 0 and m["rows_per_image"] > 0 for m in report["models_alone"].values())
+    assert set(report["models_alone"]) == models
+    keypoint = next(m for name, m in report["models_alone"].items() if name.startswith("keypoint:"))
+    detector = next(m for name, m in report["models_alone"].items() if name.startswith("detector:"))
+    # every instance found is one keypoint-model row; the detector sees each image once, in batches
+    assert keypoint["rows_per_image"] == pytest.approx(report["instances_per_image"], abs=1e-3)
+    assert detector["rows_per_image"] == 1 and detector["runs_per_image"] == pytest.approx(1 / batch_size, abs=1e-3)
+    for m in report["models_alone"].values():
+        assert m["ms_per_row_batch_1"] > 0 and m["ms_per_image"] > 0 and m["in_pipeline_ms_per_image"] > 0
+        assert m["in_pipeline_ms_per_image"] <= report["stages_per_image"]["total"]["mean_ms"] * 1.01
     assert report["pipeline_over_models"] > 0
     assert "pipeline / models alone" in capsys.readouterr().out
 
