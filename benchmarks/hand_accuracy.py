@@ -1,7 +1,8 @@
 """Hand keypoint accuracy of hand_pose_localization on the hand samples in shared/data (METRICS.md):
 detection rate, PCK@0.2 (norm = longer side of the annotated box), AUC (20 thresholds over 0..30 px), EPE,
 once with the palm detector and once with the annotated box as user box (landmark accuracy alone),
-plus images/s of the detector pipeline.
+plus images/s of the detector pipeline, and MediaPipe Hands scored the same way on the same hands
+(from benchmarks/results/mediapipe_hands_reference.json, written by mediapipe_hands_reference.py).
 
     python benchmarks/hand_accuracy.py [--model full|lite] [--threads 1] [--out benchmarks/results/hand_accuracy.json]
 """
@@ -15,9 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from hub_core.module import Module
-
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hand"
+REFERENCE = Path(__file__).parent / "results" / "mediapipe_hands_reference.json"
 
 
 def cmu_samples():
@@ -77,37 +77,79 @@ def metrics(samples, predictions):
     return result
 
 
+def hand_sets():
+    return {"cmu_handdb_sample": cmu_samples(), "onehand10k": coco_samples("onehand10k"),
+            "freihand": coco_samples("freihand"), "panoptic": coco_samples("panoptic")}
+
+
+def images_per_s(module, images, passes=3):
+    module.keypoint_detection(images=images[:1])  # warm-up
+    start = time.perf_counter()
+    for _ in range(passes):
+        module.keypoint_detection(images=images)
+    return round(passes * len(images) / (time.perf_counter() - start), 1)
+
+
+def mediapipe_matches(samples, reference):
+    """MediaPipe's saved hands matched to the annotations like ours (None where it found none)."""
+    by_name = reference["hands"]
+    return [match(s, [{"box": np.r_[np.min(h["keypoints"], 0), np.max(h["keypoints"], 0)],
+                       "keypoints": h["keypoints"]} for h in by_name.get(Path(s["path"]).name, [])])
+            for s in samples]
+
+
+def against_mediapipe(samples, ours, theirs):
+    """MediaPipe's metrics, and both pipelines on the hands both of them find."""
+    both = [i for i in range(len(samples)) if ours[i] is not None and theirs[i] is not None]
+    common = [samples[i] for i in both]
+    return {"mediapipe": metrics(samples, theirs), "hands_both_find": len(both),
+            "ours_on_common_hands": metrics(common, [ours[i] for i in both]),
+            "mediapipe_on_common_hands": metrics(common, [theirs[i] for i in both])}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="full", choices=["full", "lite"])
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--reference", default=str(REFERENCE),
+                        help="MediaPipe's landmarks (benchmarks/mediapipe_hands_reference.py); skipped if missing")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "hand_accuracy.json"))
     args = parser.parse_args()
+    from hub_core.module import Module  # here, so mediapipe_hands_reference.py can import the readers alone
     module = Module(name="hand_pose_localization", model=args.model, threads=args.threads)
     # user boxes say a hand is there: keep every hand whatever its presence score
     boxed = Module(name="hand_pose_localization", model=args.model, threads=args.threads, min_presence=0.0)
-    sets = {"cmu_handdb_sample": cmu_samples(), "onehand10k": coco_samples("onehand10k"),
-            "freihand": coco_samples("freihand"), "panoptic": coco_samples("panoptic")}
+    reference = json.loads(Path(args.reference).read_text()) if Path(args.reference).is_file() else None
     report = {"module": "hand_pose_localization", "model": args.model, "threads": args.threads,
               "reference": "MediaPipe Hands on the CMU sample: 11/16 detected, PCK@0.2 90.5%, EPE 15.0 px, "
                            "48 images/s on one core",
               "notes": "PCK/AUC/EPE over detected (matched) hands only; a prediction matches when its keypoint box "
                        "has IoU >= 0.3 with the annotated box (CMU: tight box of the 21 points). 'user_box' runs the "
-                       "annotated box through boxes= (upright ROI x1.5 + one landmark-ROI refinement pass).",
+                       "annotated box through boxes= (upright ROI x1.5 + one landmark-ROI refinement pass). "
+                       "images_per_s: 3 passes over the set after a warm-up. 'versus_mediapipe': MediaPipe's saved "
+                       "landmarks scored the same way, and both pipelines on the hands both find.",
               "datasets": {}}
-    for name, samples in sets.items():
+    pooled = []
+    for name, samples in hand_sets().items():
         images = [cv2.imread(s["path"]) for s in samples]
-        module.keypoint_detection(images=images[:1])  # warm-up
-        start = time.perf_counter()
         detected = module.keypoint_detection(images=images)
-        seconds = time.perf_counter() - start
+        ours = [match(s, e["instances"]) for s, e in zip(samples, detected)]
         by_box = boxed.keypoint_detection(images=images, boxes=[[s["box"].tolist()] for s in samples])
         report["datasets"][name] = {
-            "palm_detector": {**metrics(samples, [match(s, e["instances"]) for s, e in zip(samples, detected)]),
-                              "images_per_s": round(len(images) / seconds, 1)},
+            "palm_detector": {**metrics(samples, ours), "images_per_s": images_per_s(module, images)},
             "user_box": metrics(samples, [np.asarray(e["instances"][0]["keypoints"]) if e["instances"] else None
                                           for e in by_box]),
         }
+        if reference and name in reference["datasets"]:
+            theirs = mediapipe_matches(samples, reference["datasets"][name])
+            report["datasets"][name]["versus_mediapipe"] = {
+                **against_mediapipe(samples, ours, theirs),
+                "mediapipe_images_per_s": reference["datasets"][name]["images_per_s"]}
+            pooled.append((samples, ours, theirs))
+    if pooled:  # every set together: 32 hands
+        report["all_sets_versus_mediapipe"] = {
+            "ours": metrics(sum((p[0] for p in pooled), []), sum((p[1] for p in pooled), [])),
+            **against_mediapipe(*(sum((p[k] for p in pooled), []) for k in range(3)))}
     text = json.dumps(report, indent=2)
     print(text)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)

@@ -48,7 +48,7 @@ def weighted_nms(boxes, scores, keypoints, iou_threshold):
 
 
 class PalmDetector:
-    SPEC = {"input": "letterbox to square (centred zero pad), resize to 192x192, RGB, x/255, NHWC float32",
+    SPEC = {"input": "resize the long side to 192 (area averaging when shrinking), centre on a zero 192x192 square, RGB, x/255, NHWC float32",
             "output": "Identity (1,2016,18): cx,cy,w,h + 7 palm keypoints (x,y) in 192-px units relative to the "
                       "anchor centre; Identity_1 (1,2016,1): score logits",
             "anchors": "stride 8: 24x24 x2, stride 16: 12x12 x6, centres ((x+0.5)/g, (y+0.5)/g), size 1",
@@ -63,14 +63,20 @@ class PalmDetector:
 
     @staticmethod
     def letterbox(image):
-        """Centred zero-pad to a square, resize to 192: (tensor HWC RGB 0..1, side, pad_x, pad_y)."""
+        """Scale the long side to 192, centre on a zero 192x192 square: (tensor HWC RGB 0..1, scale (2,),
+        offset (2,)) with tensor pixel = image pixel * scale + offset. Resizing before padding keeps the
+        cost at the image's own size; area averaging finds more hands than MediaPipe's bilinear warp
+        (CMU sample 13 vs 12 of 16, FreiHAND 7 vs 6 of 8)."""
         h, w = image.shape[:2]
-        side = max(h, w)
-        pad_x, pad_y = (side - w) // 2, (side - h) // 2
-        square = cv2.copyMakeBorder(image, pad_y, side - h - pad_y, pad_x, side - w - pad_x, cv2.BORDER_CONSTANT,
+        rw, rh = max(1, round(w * SIZE / max(h, w))), max(1, round(h * SIZE / max(h, w)))
+        while max(image.shape[:2]) >= 4 * SIZE:  # halve large images first (1280x720: 3.8 -> 1.4 ms)
+            image = cv2.pyrDown(image)
+        small = cv2.resize(image, (rw, rh), interpolation=cv2.INTER_AREA if max(h, w) > SIZE else cv2.INTER_LINEAR)
+        pad_x, pad_y = (SIZE - rw) // 2, (SIZE - rh) // 2
+        square = cv2.copyMakeBorder(small, pad_y, SIZE - rh - pad_y, pad_x, SIZE - rw - pad_x, cv2.BORDER_CONSTANT,
                                     value=(0, 0, 0))
-        x = cv2.resize(square, (SIZE, SIZE), interpolation=cv2.INTER_AREA if side > SIZE else cv2.INTER_LINEAR)
-        return cv2.cvtColor(x, cv2.COLOR_BGR2RGB).astype(np.float32) * (1.0 / 255.0), side, pad_x, pad_y
+        tensor = cv2.cvtColor(square, cv2.COLOR_BGR2RGB).astype(np.float32) * (1.0 / 255.0)
+        return tensor, np.array([rw / w, rh / h], np.float32), np.array([pad_x, pad_y], np.float32)
 
     def __call__(self, images, score_threshold=0.5, iou_threshold=0.3):
         """Per image a dict: boxes (N,4) x1,y1,x2,y2, scores (N,), keypoints (N,7,2), all in image pixels."""
@@ -79,7 +85,7 @@ class PalmDetector:
             return []
         regs, logits = self.model(np.stack([p[0] for p in prepared]))
         results = []
-        for (_, side, pad_x, pad_y), reg, logit in zip(prepared, regs, logits):
+        for (_, scale, offset), reg, logit in zip(prepared, regs, logits):
             scores = 1.0 / (1.0 + np.exp(-np.clip(logit[:, 0], -100, 100)))
             keep = scores > score_threshold
             reg, scores, anchors = reg[keep] / SIZE, scores[keep], self.anchors[keep]
@@ -88,7 +94,6 @@ class PalmDetector:
             boxes = np.concatenate([centre - half, centre + half], 1)
             kps = reg[:, 4:].reshape(-1, NUM_PALM_KEYPOINTS, 2) + anchors[:, None]
             boxes, scores, kps = weighted_nms(boxes, scores, kps, iou_threshold)
-            offset = np.array([pad_x, pad_y], np.float32)
-            results.append({"boxes": (boxes.reshape(-1, 2, 2) * side - offset).reshape(-1, 4),
-                            "scores": scores, "keypoints": kps * side - offset})
+            results.append({"boxes": ((boxes.reshape(-1, 2, 2) * SIZE - offset) / scale).reshape(-1, 4),
+                            "scores": scores, "keypoints": (kps * SIZE - offset) / scale})
         return results
