@@ -1,121 +1,128 @@
-"""Hand keypoint accuracy of hand_pose_localization on the hand samples in shared/data (METRICS.md):
-detection rate, PCK@0.2 (norm = longer side of the annotated box), AUC (20 thresholds over 0..30 px), EPE,
-once with the palm detector and once with the annotated box as user box (landmark accuracy alone),
-plus images/s of the detector pipeline, and MediaPipe Hands scored the same way on the same hands
-(from benchmarks/results/mediapipe_hands_reference.json, written by mediapipe_hands_reference.py).
+"""Hand keypoint accuracy of hand_pose_localization on the hand samples in shared/data, through `hub eval`
+(hub_core.evaluate: detection rate, PCK@0.2 of the annotated box's longer side, AUC over 0..30 px, EPE) once
+with the palm detector and once with the annotated box as user box (landmark accuracy alone), images/s of the
+detector pipeline through `hub benchmark`, and MediaPipe Hands scored the same way on the same hands (its
+landmarks saved in benchmarks/results/mediapipe_hands_reference.json by mediapipe_hands_reference.py).
 
     python benchmarks/hand_accuracy.py [--model full|lite] [--threads 1] [--out benchmarks/results/hand_accuracy.json]
+
+Importing this file needs only numpy (mediapipe_hands_reference.py runs in an environment without the hub's
+dependencies): hub_core is imported where it is used.
 """
 import argparse
-import glob
 import json
-import os
-import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hand"
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data" / "hand"
 REFERENCE = Path(__file__).parent / "results" / "mediapipe_hands_reference.json"
+HAND_META = json.loads((REPO / "modules" / "hand_pose_localization" / "keypoints.json").read_text())
+CMU = DATA / "cmu_handdb_sample_howiema" / "dataset" / "CMUHand"
+HAND_SETS = {  # name -> annotations hub eval reads: a CMU HandDB folder or COCO keypoint JSON
+    "cmu_handdb_sample": CMU,
+    **{name: DATA / "mmpose_tests" / name / f"test_{name}.json" for name in ("onehand10k", "freihand", "panoptic")},
+}
 
 
+# --- light readers (no hub_core): mediapipe_hands_reference.py and tests/test_hand.py ------------------------
 def cmu_samples():
-    root = DATA / "cmu_handdb_sample_howiema" / "dataset" / "CMUHand"
     out = []
-    for label in sorted(glob.glob(str(root / "label" / "*.json"))):
-        pts = np.asarray(json.loads(Path(label).read_text())["hand_pts_crop"], np.float64)
-        # no box annotated: the tight box of the 21 points stands for it
-        out.append({"path": str(root / "data" / (Path(label).stem + ".jpg")), "keypoints": pts,
-                    "visible": np.ones(21, bool), "box": np.r_[pts.min(0), pts.max(0)]})
+    for label in sorted((CMU / "label").glob("*.json")):
+        pts = np.asarray(json.loads(label.read_text())["hand_pts_crop"], np.float64)
+        out.append({"path": str(CMU / "data" / f"{label.stem}.jpg"), "keypoints": pts,
+                    "visible": np.ones(len(pts), bool), "box": np.r_[pts.min(0), pts.max(0)]})
     return out
 
 
 def coco_samples(name):
-    folder = DATA / "mmpose_tests" / name
-    coco = json.loads((folder / f"test_{name}.json").read_text())
+    coco = json.loads(HAND_SETS[name].read_text())
     files = {im["id"]: im["file_name"] for im in coco["images"]}
     out = []
     for ann in coco["annotations"]:
-        kp = np.asarray(ann["keypoints"], np.float64).reshape(21, 3)
+        kp = np.asarray(ann["keypoints"], np.float64).reshape(-1, 3)
         x, y, w, h = ann["bbox"]
-        out.append({"path": str(folder / files[ann["image_id"]]), "keypoints": kp[:, :2], "visible": kp[:, 2] > 0,
-                    "box": np.array([x, y, x + w, y + h])})
+        out.append({"path": str(HAND_SETS[name].parent / files[ann["image_id"]]), "keypoints": kp[:, :2],
+                    "visible": kp[:, 2] > 0, "box": np.array([x, y, x + w, y + h])})
     return out
 
 
-def box_iou(a, b):
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
-    return w * h / max(union, 1e-9)
+def hand_sets():
+    return {name: cmu_samples() if name == "cmu_handdb_sample" else coco_samples(name) for name in HAND_SETS}
 
 
-def match(sample, instances, min_iou=0.3):
-    """The predicted hand whose keypoint box overlaps the annotated box most (IoU >= min_iou), else None."""
-    best = max(instances, key=lambda inst: box_iou(inst["box"], sample["box"]), default=None)
-    if best is None or box_iou(best["box"], sample["box"]) < min_iou:
-        return None
-    return np.asarray(best["keypoints"])
-
-
-def metrics(samples, predictions):
-    """mmpose PCKAccuracy(thr 0.2, bbox norm), AUC(norm_factor 30, 20 thresholds), EPE over matched hands."""
-    found = [(s, p) for s, p in zip(samples, predictions) if p is not None]
-    result = {"hands": len(samples), "detected": len(found), "detection_rate": round(len(found) / len(samples), 4)}
-    if not found:
-        return result
-    dist = np.stack([np.linalg.norm(p - s["keypoints"], axis=1) for s, p in found])       # (H, 21) px
-    valid = np.stack([s["visible"] for s, _ in found])
-    norm = np.array([np.max(s["box"][2:] - s["box"][:2]) for s, _ in found])[:, None]
-    pck_per_kpt = [((dist[:, k] / norm[:, 0]) < 0.2)[valid[:, k]].mean() for k in range(21) if valid[:, k].any()]
-    thrs = np.arange(20) / 20 * 30
-    auc = np.mean([np.mean([(dist[:, k] < t)[valid[:, k]].mean() for k in range(21) if valid[:, k].any()])
-                   for t in thrs])
-    result.update({"pck@0.2": round(float(np.mean(pck_per_kpt)), 4), "auc": round(float(auc), 4),
-                   "epe_px": round(float(dist[valid].mean()), 2)})
+# --- scoring through hub_core.evaluate -------------------------------------------------------------------
+def summary(hands, truths, preds):
+    """The figures of one run: hands annotated, hands matched, and hub eval's metrics of the matched pairs."""
+    from hub_core.evaluate import score
+    result = {"hands": hands, "detected": len(truths), "detection_rate": round(len(truths) / hands, 4)}
+    if truths:
+        scores = score(truths, preds, HAND_META, "hand")
+        result.update({k: scores[k] for k in ("pck@0.2", "auc", "epe_px")})
     return result
 
 
-def hand_sets():
-    return {"cmu_handdb_sample": cmu_samples(), "onehand10k": coco_samples("onehand10k"),
-            "freihand": coco_samples("freihand"), "panoptic": coco_samples("panoptic")}
+def match(sample, instances, min_iou=0.3):
+    """Keypoints of the predicted hand hub eval pairs with this annotated sample, else None."""
+    from hub_core.evaluate import match_entries
+    data = {"images": [{"path": sample["path"], "instances": [{**sample, "ignore": False}]}]}
+    found = match_entries(data, [{"instances": instances}], min_iou=min_iou)
+    return found[0]["keypoints"] if found else None
 
 
-def images_per_s(module, images, passes=3):
-    module.keypoint_detection(images=images[:1])  # warm-up
-    start = time.perf_counter()
-    for _ in range(passes):
-        module.keypoint_detection(images=images)
-    return round(passes * len(images) / (time.perf_counter() - start), 1)
+def metrics(samples, predictions):
+    """summary() of per-sample predictions (None where no hand matched)."""
+    found = [(s, p) for s, p in zip(samples, predictions) if p is not None]
+    return summary(len(samples), [s for s, _ in found], [p for _, p in found])
 
 
-def mediapipe_matches(samples, reference):
-    """MediaPipe's saved hands matched to the annotations like ours (None where it found none)."""
-    by_name = reference["hands"]
-    return [match(s, [{"box": np.r_[np.min(h["keypoints"], 0), np.max(h["keypoints"], 0)],
-                       "keypoints": h["keypoints"]} for h in by_name.get(Path(s["path"]).name, [])])
-            for s in samples]
+def figures(truths, preds, keys=None):
+    """summary() over the annotated hands `keys` (default all): truths and preds map a hand key to its
+    annotation and predicted keypoints (preds only for the hands a pipeline found)."""
+    keys = list(truths) if keys is None else keys
+    found = [k for k in keys if k in preds]
+    return summary(len(keys), [truths[k] for k in found], [preds[k] for k in found])
 
 
-def against_mediapipe(samples, ours, theirs):
-    """MediaPipe's metrics, and both pipelines on the hands both of them find."""
-    both = [i for i in range(len(samples)) if ours[i] is not None and theirs[i] is not None]
-    common = [samples[i] for i in both]
-    return {"mediapipe": metrics(samples, theirs), "hands_both_find": len(both),
-            "ours_on_common_hands": metrics(common, [ours[i] for i in both]),
-            "mediapipe_on_common_hands": metrics(common, [theirs[i] for i in both])}
+def versus_mediapipe(truths, ours, theirs):
+    """MediaPipe's figures, and both pipelines on the hands both of them find."""
+    both = [k for k in truths if k in ours and k in theirs]
+    return {"mediapipe": figures(truths, theirs), "hands_both_find": len(both),
+            "ours_on_common_hands": figures(truths, ours, both),
+            "mediapipe_on_common_hands": figures(truths, theirs, both)}
+
+
+def mediapipe_entries(data, reference):
+    """MediaPipe's saved hands as keypoint_detection() entries for the images of data (box: keypoints' box)."""
+    hands = reference["hands"]
+    return [{"instances": [{"box": np.r_[np.min(h["keypoints"], 0), np.max(h["keypoints"], 0)],
+                            "keypoints": h["keypoints"]} for h in hands.get(Path(im["path"]).name, [])]}
+            for im in data["images"]]
+
+
+def hub_eval_figures(report):
+    return {"hands": report["instances"], "detected": report["matched"],
+            **{k: report[k] for k in ("detection_rate", "pck@0.2", "auc", "epe_px") if k in report}}
+
+
+def keyed(name, matches):
+    return {(name, m["image"], m["instance"]): np.asarray(m["keypoints"]) for m in matches}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="full", choices=["full", "lite"])
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=3, help="timed passes over each set")
     parser.add_argument("--reference", default=str(REFERENCE),
                         help="MediaPipe's landmarks (benchmarks/mediapipe_hands_reference.py); skipped if missing")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "hand_accuracy.json"))
     args = parser.parse_args()
-    from hub_core.module import Module  # here, so mediapipe_hands_reference.py can import the readers alone
+    from hub_core.bench import benchmark
+    from hub_core.evaluate import evaluate, load_annotations, match_entries
+    from hub_core.module import Module
+
     module = Module(name="hand_pose_localization", model=args.model, threads=args.threads)
     # user boxes say a hand is there: keep every hand whatever its presence score
     boxed = Module(name="hand_pose_localization", model=args.model, threads=args.threads, min_presence=0.0)
@@ -123,36 +130,38 @@ def main():
     report = {"module": "hand_pose_localization", "model": args.model, "threads": args.threads,
               "reference": "MediaPipe Hands on the CMU sample: 11/16 detected, PCK@0.2 90.5%, EPE 15.0 px, "
                            "48 images/s on one core",
-              "notes": "PCK/AUC/EPE over detected (matched) hands only; a prediction matches when its keypoint box "
-                       "has IoU >= 0.3 with the annotated box (CMU: tight box of the 21 points). 'user_box' runs the "
-                       "annotated box through boxes= (upright ROI x1.5 + one landmark-ROI refinement pass). "
-                       "images_per_s: 3 passes over the set after a warm-up. 'versus_mediapipe': MediaPipe's saved "
-                       "landmarks scored the same way, and both pipelines on the hands both find.",
+              "notes": "hub eval figures: PCK/AUC/EPE over detected (matched) hands only; a prediction matches when "
+                       "its keypoint box has IoU >= 0.3 with the annotated box (CMU: tight box of the 21 points). "
+                       "'user_box': hub eval --boxes gt (the annotated box through boxes=: upright ROI x1.5 + one "
+                       f"landmark-ROI refinement pass). images_per_s: hub benchmark, {args.repeat} passes over the set "
+                       "after a warm-up, decode included. 'versus_mediapipe': MediaPipe's saved landmarks matched and "
+                       "scored by hub eval's code, and both pipelines on the hands both find.",
               "datasets": {}}
-    pooled = []
-    for name, samples in hand_sets().items():
-        images = [cv2.imread(s["path"]) for s in samples]
-        detected = module.keypoint_detection(images=images)
-        ours = [match(s, e["instances"]) for s, e in zip(samples, detected)]
-        by_box = boxed.keypoint_detection(images=images, boxes=[[s["box"].tolist()] for s in samples])
+    truths, ours, theirs = {}, {}, {}
+    for name, ann in HAND_SETS.items():
+        data = load_annotations(ann, num_keypoints=len(module.meta["keypoints"]))
+        detected = evaluate(module, data, keep_matches=True)
+        by_box = evaluate(boxed, data, boxes="gt")
+        speed = benchmark(module, [im["path"] for im in data["images"]], repeat=args.repeat)
+        hands = {(name, i, j): inst for i, im in enumerate(data["images"]) for j, inst in enumerate(im["instances"])
+                 if not inst["ignore"]}
+        ours_here = keyed(name, detected["matches"])
         report["datasets"][name] = {
-            "palm_detector": {**metrics(samples, ours), "images_per_s": images_per_s(module, images)},
-            "user_box": metrics(samples, [np.asarray(e["instances"][0]["keypoints"]) if e["instances"] else None
-                                          for e in by_box]),
-        }
+            "palm_detector": {**hub_eval_figures(detected), "images_per_s": speed["images_per_s"]},
+            "user_box": hub_eval_figures(by_box)}
         if reference and name in reference["datasets"]:
-            theirs = mediapipe_matches(samples, reference["datasets"][name])
+            theirs_here = keyed(name, match_entries(data, mediapipe_entries(data, reference["datasets"][name])))
             report["datasets"][name]["versus_mediapipe"] = {
-                **against_mediapipe(samples, ours, theirs),
+                **versus_mediapipe(hands, ours_here, theirs_here),
                 "mediapipe_images_per_s": reference["datasets"][name]["images_per_s"]}
-            pooled.append((samples, ours, theirs))
-    if pooled:  # every set together: 32 hands
-        report["all_sets_versus_mediapipe"] = {
-            "ours": metrics(sum((p[0] for p in pooled), []), sum((p[1] for p in pooled), [])),
-            **against_mediapipe(*(sum((p[k] for p in pooled), []) for k in range(3)))}
+            truths.update(hands)
+            ours.update(ours_here)
+            theirs.update(theirs_here)
+    if theirs:  # every set together: 32 hands
+        report["all_sets_versus_mediapipe"] = {"ours": figures(truths, ours), **versus_mediapipe(truths, ours, theirs)}
     text = json.dumps(report, indent=2)
     print(text)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text + "\n")
 
 

@@ -1,7 +1,8 @@
 """Throughput of hub.infer on videos and folders, and its memory on long videos:
-frames/s for face / hand / body with det_every 1 and 5 on a panning video made from a real photo,
-images/s of a folder at batch_size 1 vs 8, peak RSS (ru_maxrss, in a fresh subprocess) for a short
-vs a 10x longer video (streaming: it should barely grow).
+frames/s for face / hand / body with det_every 1 and 5 on a panning video made from a real photo
+(--threads, 1 by default like MediaPipe's Python API), the same videos at batch_size 8 with every core,
+images/s of a folder at batch_size 1 vs 8 with 1 thread and with every core, peak RSS (VmHWM of a fresh
+subprocess) for a short vs a 10x longer video (streaming: it should barely grow).
 
     python benchmarks/video_throughput.py [--frames 300] [--images 64] [--mem_frames 300 3000] \
         [--threads 1] [--out benchmarks/results/video_throughput.json]
@@ -48,11 +49,12 @@ def fps_of(module, source, **kw):
     return round(n / (time.perf_counter() - start), 2), n
 
 
+# VmHWM, not ru_maxrss: a child's ru_maxrss starts from its parent's peak at fork, this parent's included.
 MEMORY_CHILD = """
-import resource, sys, hub_core as hub
+import sys, hub_core as hub
 for _ in hub.infer("face", sys.argv[1], det_every=5, smooth=True):
     pass
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:")))
 """
 
 
@@ -69,28 +71,35 @@ def main(argv=None):
     import hub_core as hub
     from hub_core.aliases import resolve
 
-    result = {"threads": args.threads, "frames": args.frames, "video_fps": {}, "folder_images_per_s": {},
-              "peak_rss_mb": {}}
+    cores = os.cpu_count() or 1
+    result = {"threads": args.threads, "cores": cores, "frames": args.frames, "video_fps": {},
+              f"video_fps_batch_8_threads_{cores}": {}, "folder_images_per_s": {}, "peak_rss_mb": {}}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for alias in args.modules:
-            module = hub.Module(name=resolve(alias))
             video = make_video(PHOTOS[alias], tmp / f"{alias}.mp4", args.frames)
+            module = hub.Module(name=resolve(alias))
             for det_every in (1, 5):
                 fps, n = fps_of(module, video, det_every=det_every)
                 result["video_fps"][f"{alias}_det_every_{det_every}"] = fps
                 print(f"{alias} det_every={det_every}: {fps} frames/s over {n} frames", file=sys.stderr)
+            pooled = hub.Module(name=resolve(alias), threads=cores)
+            fps, n = fps_of(pooled, video, batch_size=8)
+            result[f"video_fps_batch_8_threads_{cores}"][f"{alias}_det_every_1"] = fps
+            print(f"{alias} batch_size=8, {cores} threads: {fps} frames/s over {n} frames", file=sys.stderr)
 
         folder = tmp / "folder"
         folder.mkdir()
         photo = cv2.imread(str(PHOTOS["face"]))
         for i in range(args.images):  # distinct images: a shifting crop of the photo
             cv2.imwrite(str(folder / f"{i:04d}.jpg"), photo[i % 40:, (3 * i) % 90:])
-        face = hub.Module(name="face_landmark_localization")
-        for batch_size in (1, 8):
-            ips, _ = fps_of(face, folder, batch_size=batch_size)
-            result["folder_images_per_s"][f"batch_{batch_size}"] = ips
-            print(f"folder batch_size={batch_size}: {ips} images/s", file=sys.stderr)
+        for threads in sorted({1, cores}):
+            face = hub.Module(name="face_landmark_localization", threads=threads)
+            fps_of(face, folder, batch_size=8)  # warm-up: sessions built, files in the page cache
+            for batch_size in (1, 8):
+                ips, _ = fps_of(face, folder, batch_size=batch_size)
+                result["folder_images_per_s"][f"threads_{threads}_batch_{batch_size}"] = ips
+                print(f"folder {threads} thread(s) batch_size={batch_size}: {ips} images/s", file=sys.stderr)
 
         for frames in args.mem_frames:
             video = make_video(PHOTOS["face"], tmp / f"mem_{frames}.mp4", frames)

@@ -27,7 +27,8 @@ DEFAULT_IMAGES = {  # task -> image folders in shared/data, first match wins
     "face": ["face/300w_afw/images"],
     "hand": ["hand/mmpose_tests/onehand10k", "hand/mmpose_tests/freihand", "hand/mmpose_tests/panoptic"],
     "body": ["body/coco_train_mini/train2017"],
-    "animal": ["animal/mmpose_tests/ap10k"],
+    "animal": ["animal/dlc_openfield_mouse/examples/openfield-Pranav-2018-10-30/labeled-data/m4s1",
+               "animal/mmpose_tests/ap10k"],
 }
 STAGES = ("decode", "detector", "keypoint", "postprocess", "total")
 

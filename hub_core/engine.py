@@ -44,11 +44,12 @@ class OnnxModel:
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
-        # Idle intra-op threads sleep instead of spinning. A model alone runs 25-40% faster with spinning,
-        # but whole pipelines are faster without it: the decode thread and the Python pre/post-processing
-        # between runs get the cores (2 cores, COCO body pipeline: 26.4-28.1 vs 22.8-24.3 images/s).
-        # HUB_ORT_SPIN=1 turns spinning back on.
-        opts.add_session_config_entry("session.intra_op.allow_spinning", os.environ.get("HUB_ORT_SPIN", "0"))
+        # Intra-op threads spin while a run lasts (a model alone is 25-40% faster than with sleeping threads)
+        # and stop spinning when it ends, so the decode thread and the Python pre/post-processing between
+        # runs get the cores. HUB_ORT_SPIN=0 makes idle threads sleep throughout.
+        spin = os.environ.get("HUB_ORT_SPIN", "1")
+        opts.add_session_config_entry("session.intra_op.allow_spinning", spin)
+        opts.add_session_config_entry("session.force_spinning_stop", "1")
         self._opts, self._providers = opts, providers_for(use_gpu)
 
         model = onnx.load(self.path)

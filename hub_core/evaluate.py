@@ -1,9 +1,11 @@
 """`hub eval MODULE --ann ANN --images DIR`: accuracy of a keypoint module on your own annotations.
 
-Annotations: COCO keypoint JSON, a folder of 300-W .pts files (images beside them or in --images), or a
-DeepLabCut CollectedData_*.csv. Predictions are matched one-to-one to annotated instances by greedy IoU
-(>= 0.3) between the annotated box (its COCO bbox, else the tight box of its keypoints) and the
-predicted box. Metrics follow shared/data/METRICS.md: faces NME (inter-ocular), failure rate, AUC@0.08;
+Annotations: COCO keypoint JSON, a folder of 300-W .pts files (images beside them or in --images), a
+DeepLabCut CollectedData_*.csv, or a CMU HandDB folder (label/*.json with "hand_pts_crop", images in data/).
+Predictions are matched one-to-one to annotated instances by greedy IoU (>= 0.3) between the annotated box
+(its COCO bbox, else the tight box of its keypoints) and the predicted box. A prediction whose box is the
+whole frame (whole_image_detector) is ranked by its keypoints' box instead and may take any annotation of
+its image. Metrics follow shared/data/METRICS.md: faces NME (inter-ocular), failure rate, AUC@0.08;
 hands / animals PCK@0.2 (bbox), AUC (20 thresholds over 30 px), EPE; bodies / animals with sigmas OKS AP.
 """
 import argparse
@@ -32,7 +34,9 @@ def load_annotations(ann, images_dir=None, num_keypoints=None, keypoint_names=No
     ann = Path(ann)
     if not ann.exists():
         raise AnnotationError(f"{ann}: no such file or folder")
-    if ann.is_dir():
+    if ann.is_dir() and (ann / "label").is_dir() and not any(ann.glob("*.pts")):
+        data = _read_cmu_hand_folder(ann, images_dir, num_keypoints)
+    elif ann.is_dir():
         data = _read_pts_folder(ann, images_dir, num_keypoints)
     elif ann.suffix.lower() == ".csv":
         data = _read_dlc_csv(ann, images_dir, num_keypoints, keypoint_names)
@@ -41,8 +45,8 @@ def load_annotations(ann, images_dir=None, num_keypoints=None, keypoint_names=No
     elif ann.suffix.lower() == ".pts":
         data = _read_pts_files([ann], ann.parent, images_dir, num_keypoints)
     else:
-        raise AnnotationError(f"{ann}: unknown annotation format (expected COCO .json, a .pts folder or a "
-                              "DeepLabCut CollectedData_*.csv)")
+        raise AnnotationError(f"{ann}: unknown annotation format (expected COCO .json, a .pts folder, a "
+                              "DeepLabCut CollectedData_*.csv or a CMU HandDB folder with label/)")
     if data.get("coco") is None:
         data["coco"] = _as_coco(data["images"])
     return data
@@ -166,6 +170,32 @@ def _image_for_stem(stem, folders):
     return None
 
 
+def _read_cmu_hand_folder(folder, images_dir, num_keypoints):
+    """CMU HandDB crops (as CPM / HowieMa's crop_hand.py write them): label/NAME.json holds
+    {"hand_pts_crop": [[x, y], ...]}, one hand per image data/NAME.jpg. No box or visibility is annotated:
+    every point counts and the tight box of the points stands for the box."""
+    files = sorted((folder / "label").glob("*.json"))
+    if not files:
+        raise AnnotationError(f"{folder / 'label'}: folder has no .json files")
+    images = []
+    for f in files:
+        try:
+            points = np.asarray(json.loads(f.read_text())["hand_pts_crop"], np.float64)
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            raise AnnotationError(f"{f}: expected an object with 'hand_pts_crop': [[x, y], ...]") from None
+        if points.ndim != 2 or points.shape[1] != 2:
+            raise AnnotationError(f"{f}: hand_pts_crop must be a list of [x, y] pairs")
+        if num_keypoints and len(points) != num_keypoints:
+            raise AnnotationError(f"{f}: has {len(points)} points, the module predicts {num_keypoints}")
+        image = _image_for_stem(f.stem, ([Path(images_dir)] if images_dir else []) + [folder / "data", folder])
+        if image is None:
+            raise AnnotationError(f"{f}: no image named {f.stem}.* in {images_dir or folder / 'data'}")
+        images.append({"id": len(images) + 1, "path": str(image), "instances": [
+            {"keypoints": points, "visible": np.ones(len(points), bool), "box": metrics.box_of_points(points),
+             "ignore": False}]})
+    return {"file": str(folder), "format": "cmu_hand", "images": images, "coco": None}
+
+
 def _read_dlc_csv(path, images_dir, num_keypoints, keypoint_names):
     """DeepLabCut CollectedData_*.csv: header rows scorer / [individuals /] bodyparts / coords, then one row
     per image: index column(s) giving the image path, x and y per body part (empty = not labelled)."""
@@ -250,17 +280,17 @@ def _as_coco(images):
 
 # --- matching ----------------------------------------------------------------------------
 def match(truth_boxes, pred_boxes, min_iou=0.3):
-    """Greedy one-to-one (truth index, prediction index) pairs, highest IoU first, IoU >= min_iou."""
+    """Greedy one-to-one (truth index, prediction index) pairs, highest IoU first, IoU >= min_iou (a number,
+    or one per prediction)."""
     pred_boxes = np.asarray(pred_boxes, np.float64).reshape(-1, 4)
     if not len(truth_boxes) or not len(pred_boxes):
         return []
+    floors = np.broadcast_to(np.asarray(min_iou, np.float64), len(pred_boxes))
     ious = np.array([iou_one_to_many(np.asarray(t, np.float64), pred_boxes) for t in truth_boxes])
     pairs, used_t, used_p = [], set(), set()
     for flat in np.argsort(-ious, axis=None):
         t, p = np.unravel_index(flat, ious.shape)
-        if ious[t, p] < min_iou:
-            break
-        if t not in used_t and p not in used_p:
+        if ious[t, p] >= floors[p] and t not in used_t and p not in used_p:
             pairs.append((int(t), int(p)))
             used_t.add(t)
             used_p.add(p)
@@ -280,45 +310,84 @@ def choose_task(meta):
 
 
 # --- evaluation --------------------------------------------------------------------------
-def evaluate(module, data, task=None, boxes="detector", batch_size=1, min_iou=0.3, use_gpu=False):
-    """Run `module` over the annotated images and return the report dict."""
+def evaluate(module, data, task=None, boxes="detector", batch_size=1, min_iou=0.3, use_gpu=False,
+             keep_matches=False):
+    """Run `module` over the annotated images and return the report dict. keep_matches adds
+    report["matches"]: one {'image', 'path', 'instance', 'keypoints'} per matched annotation (image index in
+    data["images"], annotation index in that image's instances, predicted (K, 2) keypoints as lists)."""
     meta = module.meta
     task = task or choose_task(meta)
-    k = len(meta["keypoints"])
     images = data["images"]
-    kept = [[inst for inst in im["instances"] if not inst["ignore"]] for im in images]
     kwargs = {"paths": [im["path"] for im in images], "batch_size": batch_size, "use_gpu": use_gpu}
     if boxes == "gt":
-        kwargs["boxes"] = [[inst["box"].tolist() for inst in insts] for insts in kept]
+        kwargs["boxes"] = [[inst["box"].tolist() for inst in im["instances"] if not inst["ignore"]] for im in images]
     entries = module.keypoint_detection(**kwargs)
+    matches = match_entries(data, entries, boxes, min_iou)
+    truths = [images[m["image"]]["instances"][m["instance"]] for m in matches]
+    total = sum(not inst["ignore"] for im in images for inst in im["instances"])
+    report = {"module": module.name, "task": task, "annotations": data["file"], "format": data["format"],
+              "boxes": boxes, "images": len(images), "instances": total, "matched": len(matches),
+              "detection_rate": round(len(matches) / total, 4) if total else None,
+              "predicted_instances": sum(len(e.get("instances", [])) for e in entries),
+              "unreadable_images": [f"{e['path']}: {e['error']}" for e in entries if e.get("error")],
+              "matching": f"greedy one-to-one, IoU >= {min_iou} between annotated box (bbox, else tight keypoint "
+                          "box) and predicted box (whole-frame boxes: keypoint box, any IoU)"
+                          + ("; given boxes map to their own prediction" if boxes == "gt" else "")}
+    report.update(score(truths, [m["keypoints"] for m in matches], meta, task))
+    if task in ("body", "animal") and meta.get("sigmas"):
+        from pycocotools.coco import COCO
+        from .coco import to_coco_results
+        coco = COCO()
+        coco.dataset = data["coco"]
+        with _quiet():
+            coco.createIndex()
+        report["oks"] = metrics.oks_ap(coco, to_coco_results(entries, [im["id"] for im in images]), meta["sigmas"])
+    report["per_keypoint"] = report.pop("per_keypoint")  # last: the long table
+    if keep_matches:
+        report["matches"] = [{**m, "keypoints": m["keypoints"].tolist()} for m in matches]
+    return report
 
-    truths, preds = [], []
-    errors = [f"{e['path']}: {e['error']}" for e in entries if e.get("error")]
-    for insts, entry in zip(kept, entries):
+
+def match_entries(data, entries, boxes="detector", min_iou=0.3):
+    """Pair keypoint_detection() entries (one per image of data, in order) with the annotated instances:
+    [{'image': image index, 'path', 'instance': annotation index in that image, 'keypoints': (K, 2)}].
+    Any pipeline's predictions can be scored this way (e.g. another library's, shaped as entries)."""
+    matches = []
+    for i, (im, entry) in enumerate(zip(data["images"], entries)):
+        kept = [j for j, inst in enumerate(im["instances"]) if not inst["ignore"]]
         found = entry.get("instances", [])
-        if boxes == "gt" and len(found) == len(insts):
-            pairs = list(zip(range(len(insts)), range(len(found))))  # one prediction per given box, in order
+        if boxes == "gt" and len(found) == len(kept):
+            pairs = list(zip(range(len(kept)), range(len(found))))  # one prediction per given box, in order
         else:
             key = "detector_box" if boxes == "gt" else "box"
-            pairs = match([i["box"] for i in insts], [f.get(key, f["box"]) for f in found], min_iou)
+            whole = [_is_whole_frame(f.get(key, f["box"]), entry.get("image_size")) for f in found]
+            # a whole-frame box (whole_image_detector) says nothing about where the instance is: rank such a
+            # prediction by its keypoints' box, and let it take any annotation of its image
+            pred_boxes = [metrics.box_of_points(np.reshape(f["keypoints"], (-1, 2))) if w else f.get(key, f["box"])
+                          for f, w in zip(found, whole)]
+            pairs = match([im["instances"][j]["box"] for j in kept], pred_boxes,
+                          [0.0 if w else min_iou for w in whole])
         for t, p in pairs:
-            truths.append(insts[t])
-            preds.append(np.asarray(found[p]["keypoints"], np.float64).reshape(k, 2))
-    total = sum(len(i) for i in kept)
-    report = {"module": module.name, "task": task, "annotations": data["file"], "format": data["format"],
-              "boxes": boxes, "images": len(images), "instances": total, "matched": len(truths),
-              "detection_rate": round(len(truths) / total, 4) if total else None,
-              "predicted_instances": sum(len(e.get("instances", [])) for e in entries),
-              "unreadable_images": errors,
-              "matching": f"greedy one-to-one, IoU >= {min_iou} between annotated box (bbox, else tight keypoint "
-                          "box) and predicted box" + ("; given boxes map to their own prediction" if boxes == "gt"
-                                                      else "")}
+            matches.append({"image": i, "path": im["path"], "instance": kept[t],
+                            "keypoints": np.asarray(found[p]["keypoints"], np.float64).reshape(-1, 2)})
+    return matches
+
+
+def _is_whole_frame(box, image_size):
+    return bool(image_size) and np.allclose(box[:4], [0, 0, image_size["width"], image_size["height"]], atol=1.0)
+
+
+def score(truths, preds, meta, task):
+    """Accuracy of matched pairs: truths are annotated instances ('keypoints', 'visible', 'box'), preds the
+    (K, 2) predicted keypoints. Faces: NME / failure rate / AUC@0.08; others: PCK@0.2 / AUC; all: EPE,
+    and a per_keypoint table."""
     names = meta["keypoints"]
     per_kp = {"name": names}
+    report = {}
     if truths:
         gt = np.stack([t["keypoints"] for t in truths])
         visible = np.stack([t["visible"] for t in truths])
-        pred = np.stack(preds)
+        pred = np.stack([np.asarray(p, np.float64).reshape(len(names), 2) for p in preds])
         dist = metrics.distances(pred, gt)
         report["epe_px"] = round(metrics.epe(dist, visible), 4)
         per_kp["epe_px"] = _rounded(metrics.masked_mean(dist, visible), 2)
@@ -337,14 +406,6 @@ def evaluate(module, data, task=None, boxes="detector", batch_size=1, min_iou=0.
             report.update({"pck@0.2": round(metrics.pck(dist, visible, norm, 0.2), 4),
                            "auc": round(metrics.auc(dist, visible, 30.0, 20), 4)})
             per_kp["pck@0.2"] = _rounded(metrics.pck_per_keypoint(dist, visible, norm, 0.2), 4)
-    if task in ("body", "animal") and meta.get("sigmas"):
-        from pycocotools.coco import COCO
-        from .coco import to_coco_results
-        coco = COCO()
-        coco.dataset = data["coco"]
-        with _quiet():
-            coco.createIndex()
-        report["oks"] = metrics.oks_ap(coco, to_coco_results(entries, [im["id"] for im in images]), meta["sigmas"])
     report["per_keypoint"] = [dict(zip(per_kp, row)) for row in zip(*per_kp.values())]
     return report
 

@@ -1,6 +1,7 @@
-"""`hub eval`: reproduces the benchmark scripts' figures, exact answers on hand-made annotations, clear errors."""
-import importlib.util
+"""`hub eval`: reproduces the figures the benchmark scripts committed, exact answers on hand-made annotations,
+clear errors."""
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -8,72 +9,99 @@ import pytest
 
 import hub_core as hub
 from conftest import DATA, REPO
-from hub_core import evaluate
+from hub_core import evaluate, metrics
 
 AFW_ANN = DATA / "face" / "300w_afw" / "annotations_68pt_coco.json"
-HANDS = DATA / "hand" / "mmpose_tests"
+HAND_SETS = {"cmu_handdb_sample": DATA / "hand" / "cmu_handdb_sample_howiema" / "dataset" / "CMUHand",
+             "onehand10k": DATA / "hand" / "mmpose_tests" / "onehand10k" / "test_onehand10k.json",
+             "freihand": DATA / "hand" / "mmpose_tests" / "freihand" / "test_freihand.json"}
+BODY = DATA / "body" / "coco_train_mini"
+MOUSE_CSV = (DATA / "animal" / "dlc_openfield_mouse" / "examples" / "openfield-Pranav-2018-10-30" / "labeled-data"
+             / "m4s1" / "CollectedData_Pranav.csv")
 SHIFT = np.array([3.0, 4.0])  # 5 px
 
 
-def load_benchmark(name):
-    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def committed(name):
+    """The figures a benchmark script wrote (benchmarks/results/NAME.json)."""
+    return json.loads((REPO / "benchmarks" / "results" / f"{name}.json").read_text())
 
 
-def test_face_afw_matches_face_accuracy_benchmark(tmp_path, capsys):
-    """Full 300-W AFW with detector boxes: benchmarks/face_accuracy.py's detection rate, NME and failure rate."""
-    out = tmp_path / "face.json"
-    assert evaluate.main(["face_landmark_localization", "--ann", str(AFW_ANN), "--out", str(out)]) == 0
-    report = json.loads(out.read_text())
-    assert report["task"] == "face" and report["instances"] == 337
-    assert report["detection_rate"] == pytest.approx(1.0, abs=5e-4)
-    assert report["mean_nme_percent"] == pytest.approx(4.6665, abs=5e-4)
-    assert report["failure_rate_percent"] == pytest.approx(4.451, abs=5e-4)
+def hub_eval(tmp_path, *args):
+    out = tmp_path / "report.json"
+    assert evaluate.main([*map(str, args), "--out", str(out)]) == 0
+    return json.loads(out.read_text())
+
+
+def assert_same_figures(report, expected, keys):
+    for key in keys:  # same numbers to 3 decimals
+        assert report[key] == pytest.approx(expected[key], abs=5e-4), key
+
+
+def test_face_afw_reproduces_face_accuracy(tmp_path, capsys):
+    """Full 300-W AFW with detector boxes: benchmarks/face_accuracy.py's detection rate, NME, failure rate, AUC."""
+    expected = committed("face_accuracy")
+    report = hub_eval(tmp_path, "face_landmark_localization", "--ann", AFW_ANN)
+    assert report["task"] == "face" and report["instances"] == expected["annotated_faces"] == 337
+    assert report["matched"] == expected["detected_faces"]
+    assert_same_figures(report, expected, ("detection_rate", "mean_nme_percent", "median_nme_percent",
+                                           "failure_rate_percent", "auc_0.08"))
     assert len(report["per_keypoint"]) == 68 and all(r["nme_percent"] > 0 for r in report["per_keypoint"])
     assert "mean_nme_percent" in capsys.readouterr().out
 
 
-def test_face_subset_matches_benchmark_computation_in_process():
-    """Same module results through face_accuracy.py's own match + nme and through evaluate(): same figures."""
-    bench = load_benchmark("face_accuracy")
-    data = evaluate.load_annotations(AFW_ANN, num_keypoints=68)
-    data["images"] = data["images"][:25]
-    module = hub.Module(name="face_landmark_localization")
-    report = evaluate.evaluate(module, data)
-    truths = bench.load_annotations()[:25]
-    entries = module.keypoint_detection(paths=[p for p, _ in truths])
-    errors = [bench.nme(np.array(e["data"][d]), t[i]) for (_, t), e in zip(truths, entries) for i, d in bench.match(t, e)]
-    assert report["matched"] == len(errors)
-    assert report["mean_nme_percent"] == pytest.approx(np.mean(errors) * 100, abs=5e-4)
-    assert report["failure_rate_percent"] == pytest.approx((np.array(errors) > 0.08).mean() * 100, abs=5e-4)
+@pytest.mark.parametrize("name", list(HAND_SETS))
+def test_hands_reproduce_hand_accuracy(name, tmp_path):
+    """Palm-detector and annotated-box runs give benchmarks/hand_accuracy.py's detection rate, PCK@0.2, AUC, EPE."""
+    expected = committed("hand_accuracy")["datasets"][name]
+    for extra, run in (([], "palm_detector"), (["--boxes", "gt", "--option", "min_presence=0"], "user_box")):
+        report = hub_eval(tmp_path, "hand_pose_localization", "--ann", HAND_SETS[name], *extra)
+        assert report["task"] == "hand"
+        assert (report["instances"], report["matched"]) == (expected[run]["hands"], expected[run]["detected"]), run
+        assert_same_figures(report, expected[run], ("detection_rate", "pck@0.2", "auc", "epe_px"))
 
 
-@pytest.mark.parametrize("name", ["onehand10k", "freihand"])
-def test_hands_match_hand_accuracy_benchmark(name, tmp_path):
-    """Palm-detector and annotated-box runs give hand_accuracy.py's detection rate, PCK@0.2, AUC and EPE."""
-    bench = load_benchmark("hand_accuracy")
-    samples = bench.coco_samples(name)
-    ann = HANDS / name / f"test_{name}.json"
-    detected = hub.Module(name="hand_pose_localization").keypoint_detection(paths=[s["path"] for s in samples])
-    expected = bench.metrics(samples, [bench.match(s, e["instances"]) for s, e in zip(samples, detected)])
-    out = tmp_path / "hand.json"
-    assert evaluate.main(["hand_pose_localization", "--ann", str(ann), "--out", str(out)]) == 0
-    report = json.loads(out.read_text())
-    assert report["task"] == "hand"
-    for key in ("detection_rate", "pck@0.2", "auc"):
-        assert report[key] == pytest.approx(expected[key], abs=5e-4), key
-    assert report["epe_px"] == pytest.approx(expected["epe_px"], abs=5e-3)
+@pytest.mark.parametrize("boxes", ["gt", "detector"])
+def test_body_reproduces_body_accuracy(boxes, tmp_path):
+    """coco_train_mini, DARK decoding: benchmarks/body_accuracy.py's OKS AP / AP50 / AP75."""
+    expected = committed("body_accuracy")[f"dark_{boxes}_boxes"]
+    report = hub_eval(tmp_path, "human_pose_estimation", "--ann",
+                      BODY / "annotations" / "person_keypoints_train2017.json", "--images", BODY / "train2017",
+                      "--boxes", boxes)
+    assert report["task"] == "body" and report["instances"] == 86
+    assert_same_figures(report["oks"], expected, ("AP", "AP50", "AP75"))
+    if boxes == "detector":
+        assert report["predicted_instances"] == expected["people_found"]
 
-    boxed = hub.Module(name="hand_pose_localization", min_presence=0.0)
-    by_box = boxed.keypoint_detection(paths=[s["path"] for s in samples], boxes=[[s["box"].tolist()] for s in samples])
-    expected = bench.metrics(samples, [np.asarray(e["instances"][0]["keypoints"]) for e in by_box])
-    assert evaluate.main(["hand_pose_localization", "--ann", str(ann), "--boxes", "gt", "--option", "min_presence=0",
-                          "--out", str(out)]) == 0
-    report = json.loads(out.read_text())
-    for key in ("detection_rate", "pck@0.2", "auc"):
-        assert report[key] == pytest.approx(expected[key], abs=5e-4), key
+
+def test_matches_score_another_pipeline_like_hub_eval():
+    """keep_matches exposes hub eval's pairs; match_entries + score rate other predictions the same way:
+    MediaPipe's saved CMU landmarks give the figures hand_accuracy.py committed for them."""
+    module = hub.Module(name="hand_pose_localization")
+    data = evaluate.load_annotations(HAND_SETS["cmu_handdb_sample"], num_keypoints=21)
+    report = evaluate.evaluate(module, data, keep_matches=True)
+    truths = [data["images"][m["image"]]["instances"][m["instance"]] for m in report["matches"]]
+    again = evaluate.score(truths, [m["keypoints"] for m in report["matches"]], module.meta, "hand")
+    assert len(truths) == report["matched"] and again["pck@0.2"] == report["pck@0.2"]
+    assert again["epe_px"] == report["epe_px"]
+    assert "matches" not in evaluate.evaluate(module, data)  # not in the default report
+
+    reference = committed("mediapipe_hands_reference")["datasets"]["cmu_handdb_sample"]["hands"]
+    entries = [{"instances": [{"box": metrics.box_of_points(h["keypoints"]), "keypoints": h["keypoints"]}
+                              for h in reference.get(Path(im["path"]).name, [])]} for im in data["images"]]
+    matches = evaluate.match_entries(data, entries)
+    theirs = evaluate.score([data["images"][m["image"]]["instances"][m["instance"]] for m in matches],
+                            [m["keypoints"] for m in matches], module.meta, "hand")
+    expected = committed("hand_accuracy")["datasets"]["cmu_handdb_sample"]["versus_mediapipe"]["mediapipe"]
+    assert len(matches) == expected["detected"] == 11
+    assert_same_figures(theirs, expected, ("pck@0.2", "auc", "epe_px"))
+
+
+def test_whole_image_detector_matches_without_min_iou(tmp_path):
+    """animal_pose_estimation's whole-frame box barely overlaps a mouse: its keypoints' box decides, and every
+    labelled frame of the DeepLabCut openfield set is scored at the default --min_iou."""
+    report = hub_eval(tmp_path, "animal_pose_estimation", "--ann", MOUSE_CSV)
+    assert report["task"] == "animal" and report["instances"] == report["matched"] == 116
+    assert report["pck@0.2"] >= 0.95 and report["epe_px"] < 10  # seen: 1.0, 6.7 px
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +193,7 @@ def test_malformed_coco_names_file_and_field(tmp_path, capsys, content, field):
     assert str(ann) in err and field in err
 
 
-def test_malformed_pts_and_csv_name_file_and_field(tmp_path, capsys):
+def test_malformed_pts_csv_and_cmu_name_file_and_field(tmp_path, capsys):
     pts = tmp_path / "pts"
     pts.mkdir()
     (pts / "face.pts").write_text("version: 1\nn_points: 68\n{\n1 2\n3 4\n}\n")
@@ -177,3 +205,9 @@ def test_malformed_pts_and_csv_name_file_and_field(tmp_path, capsys):
     assert evaluate.main(["face_landmark_localization", "--ann", str(csv)]) == 1
     err = capsys.readouterr().err
     assert str(csv) in err and "bodyparts" in err
+    cmu = tmp_path / "cmu"
+    (cmu / "label").mkdir(parents=True)
+    (cmu / "label" / "hand.json").write_text(json.dumps({"hand_pts": [[1, 2, 1]] * 21}))
+    assert evaluate.main(["hand_pose_localization", "--ann", str(cmu)]) == 1
+    err = capsys.readouterr().err
+    assert "hand.json" in err and "hand_pts_crop" in err
