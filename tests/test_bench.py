@@ -1,5 +1,6 @@
 """`hub benchmark` writes per-stage timings (no speed assertions: the machine is shared)."""
 import json
+import math
 import os
 
 import pytest
@@ -35,9 +36,11 @@ def test_benchmark_three_images(module, batch_size, tmp_path, capsys):
     assert set(report["models_alone"]) == models
     keypoint = next(m for name, m in report["models_alone"].items() if name.startswith("keypoint:"))
     detector = next(m for name, m in report["models_alone"].items() if name.startswith("detector:"))
-    # every instance found is one keypoint-model row; the detector sees each image once, in batches
+    # every instance found is one keypoint-model row; the detector sees each image once, several per run
+    # when batched (up to the engine's rows_per_run)
     assert keypoint["rows_per_image"] == pytest.approx(report["instances_per_image"], abs=1e-3)
-    assert detector["rows_per_image"] == 1 and detector["runs_per_image"] == pytest.approx(1 / batch_size, abs=1e-3)
+    assert detector["rows_per_image"] == 1
+    assert 1 / batch_size - 1e-3 <= detector["runs_per_image"] <= math.ceil(batch_size / 2) / batch_size + 1e-3
     for m in report["models_alone"].values():
         assert m["ms_per_row_batch_1"] > 0 and m["ms_per_image"] > 0 and m["in_pipeline_ms_per_image"] > 0
         assert m["in_pipeline_ms_per_image"] <= report["stages_per_image"]["total"]["mean_ms"] * 1.01

@@ -80,12 +80,18 @@ class PalmDetector:
 
     def __call__(self, images, score_threshold=0.5, iou_threshold=0.3):
         """Per image a dict: boxes (N,4) x1,y1,x2,y2, scores (N,), keypoints (N,7,2), all in image pixels."""
-        prepared = [self.letterbox(im) for im in images]
-        if not prepared:
+        if not images:
             return []
-        regs, logits = self.model(np.stack([p[0] for p in prepared]))
+        placements = []  # (scale, offset) of each image in its 192x192 input
+
+        def prepare(chunk):
+            boxed = [self.letterbox(im) for im in chunk]
+            placements.extend((scale, offset) for _, scale, offset in boxed)
+            return np.stack([tensor for tensor, _, _ in boxed])
+
+        regs, logits = self.model.map(images, prepare)
         results = []
-        for (_, scale, offset), reg, logit in zip(prepared, regs, logits):
+        for (scale, offset), reg, logit in zip(placements, regs, logits):
             scores = 1.0 / (1.0 + np.exp(-np.clip(logit[:, 0], -100, 100)))
             keep = scores > score_threshold
             reg, scores, anchors = reg[keep] / SIZE, scores[keep], self.anchors[keep]

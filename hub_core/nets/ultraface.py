@@ -27,8 +27,9 @@ class UltraFace:
 
     def __call__(self, images, score_threshold=0.5, iou_threshold=0.5):
         """Per image an (N, 6) array x1,y1,x2,y2,score,label (label 0 = face)."""
-        batch = np.stack([self.preprocess(im) for im in images]) if images else np.zeros((0, 3, self.height, self.width), np.float32)
-        scores, boxes = self.model(batch)
+        if not images:
+            return []
+        scores, boxes = self.model.map(images, lambda chunk: np.stack([self.preprocess(im) for im in chunk]))
         results = []
         for image, s, b in zip(images, scores[..., 1], boxes):
             keep = s > score_threshold

@@ -41,9 +41,9 @@ class YoloX:
         """Per image an (N, 6) array x1,y1,x2,y2,score,label. classes: label indices to keep (None = all)."""
         if not images:
             return []
-        prepared = [self.preprocess(im) for im in images]
-        (out,) = self.model(np.stack([x for x, _ in prepared]))[:1]
-        return [self.decode(o, r, score_threshold, iou_threshold, classes) for o, (_, r) in zip(out, prepared)]
+        scales = [min(self.height / im.shape[0], self.width / im.shape[1]) for im in images]
+        out = self.model.map(images, lambda chunk: np.stack([self.preprocess(im)[0] for im in chunk]))[0]
+        return [self.decode(o, r, score_threshold, iou_threshold, classes) for o, r in zip(out, scales)]
 
     def decode(self, out, r, score_threshold, iou_threshold, classes=None):
         scores = out[:, 4:5] * out[:, 5:]
