@@ -14,7 +14,7 @@ from pathlib import Path
 import hub_core as hub
 from hub_core import images as imio
 from hub_core.bench import benchmark
-from hub_core.evaluate import evaluate, load_annotations
+from hub_core.evaluate import emit_report, evaluate, load_annotations
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "body" / "coco_train_mini"
 
@@ -67,10 +67,7 @@ def main():
                                         "ms_per_person": ms_per_person(module, data, args.batch_size, people)}
     report["timing"] = (f"images_per_s: hub benchmark, {args.repeat} pass(es) after a warm-up, end to end (decode "
                         "included); ms_per_person: keypoints on the annotated boxes, images decoded beforehand")
-    text = json.dumps(report, indent=1)
-    print(text)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text + "\n")
+    emit_report(json.dumps(report, indent=2), report, args.out)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from pathlib import Path
 import hub_core as hub
 from hub_core.bench import benchmark
 from hub_core.engine import default_threads
-from hub_core.evaluate import evaluate, load_annotations
+from hub_core.evaluate import emit_report, evaluate, load_annotations
 
 REPO = Path(__file__).resolve().parents[1]
 AFW = REPO.parent / "shared" / "data" / "face" / "300w_afw" / "annotations_68pt_coco.json"
@@ -52,10 +52,7 @@ def main():
         "timing": f"hub benchmark: {args.repeat} passes after a warm-up, end to end (file read + JPEG decode + "
                   "detector + crops + landmark model + results)",
     }
-    text = json.dumps(report, indent=2)
-    print(text)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text + "\n")
+    emit_report(json.dumps(report, indent=2), report, args.out)
 
 
 if __name__ == "__main__":

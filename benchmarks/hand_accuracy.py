@@ -120,7 +120,7 @@ def main():
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "hand_accuracy.json"))
     args = parser.parse_args()
     from hub_core.bench import benchmark
-    from hub_core.evaluate import evaluate, load_annotations, match_entries
+    from hub_core.evaluate import emit_report, evaluate, load_annotations, match_entries
     from hub_core.module import Module
 
     module = Module(name="hand_pose_localization", model=args.model, threads=args.threads)
@@ -159,10 +159,7 @@ def main():
             theirs.update(theirs_here)
     if theirs:  # every set together: 32 hands
         report["all_sets_versus_mediapipe"] = {"ours": figures(truths, ours), **versus_mediapipe(truths, ours, theirs)}
-    text = json.dumps(report, indent=2)
-    print(text)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text + "\n")
+    emit_report(json.dumps(report, indent=2), report, args.out)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hub_core import bench  # noqa: E402
+from hub_core.evaluate import emit_report  # noqa: E402
 
 MODULES = ["face_landmark_localization", "hand_pose_localization", "human_pose_estimation",
            "animal_pose_estimation"]
@@ -25,23 +26,12 @@ def main():
     parser.add_argument("--max_images", type=int, default=20)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "pipeline_stages.json"))
     args = parser.parse_args()
-    reports = {}
-    for name in args.modules:
-        out = Path(args.out).with_name(f".{name}.json")
-        argv = [name, "--batch_size", str(args.batch_size), "--repeat", str(args.repeat),
-                "--max_images", str(args.max_images), "--out", str(out)]
-        if args.threads:
-            argv += ["--threads", str(args.threads)]
-        if bench.main(argv) != 0:
-            raise SystemExit(f"hub benchmark {name} failed")
-        reports[name] = json.loads(out.read_text())
-        out.unlink()
+    reports = {name: bench.run(name, max_images=args.max_images, batch_size=args.batch_size, threads=args.threads,
+                               repeat=args.repeat) for name in args.modules}
     summary = {name: {"images_per_s": r["images_per_s"], "pipeline_over_models": r["pipeline_over_models"],
                       "median_ms": {stage: s["median_ms"] for stage, s in r["stages_per_image"].items()}}
                for name, r in reports.items()}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"summary": summary, "reports": reports}, indent=2) + "\n")
-    print(json.dumps(summary, indent=2))
+    emit_report(json.dumps(summary, indent=2), {"summary": summary, "reports": reports}, args.out)
 
 
 if __name__ == "__main__":

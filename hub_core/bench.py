@@ -199,6 +199,26 @@ def format_table(report):
     return "\n".join(lines)
 
 
+def run(name, images=None, max_images=20, batch_size=1, threads=None, repeat=3, use_gpu=False):
+    """benchmark() of keypoint module `name` on an image folder (default: a small shared/data set for
+    its task), with the machine it ran on."""
+    from .evaluate import choose_task
+    from .module import Module
+    module = Module(name=name, **({"threads": threads} if threads else {}))
+    if not hasattr(module, "estimate"):
+        raise ValueError(f"{name} is not a keypoint module")
+    if images:
+        paths = [str(p) for p in imio.list_images(Path(images))[0]][:max_images]
+    else:
+        paths = default_images(choose_task(module.meta), max_images)
+    if not paths:
+        raise ValueError(f"no images in {images or SHARED}")
+    report = benchmark(module, paths, batch_size, repeat, use_gpu)
+    report["machine"] = {"cpus": os.cpu_count(), "threads": threads or default_threads(),
+                         "processor": platform.processor() or platform.machine()}
+    return report
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="hub benchmark", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -212,24 +232,11 @@ def main(argv=None):
     parser.add_argument("--out", default=None, help="write the report JSON here")
     args = parser.parse_args(argv)
 
-    from .evaluate import choose_task
-    from .module import Module
     try:
-        kwargs = {"threads": args.threads} if args.threads else {}
-        module = Module(name=args.module, **kwargs)
-        if not hasattr(module, "estimate"):
-            raise ValueError(f"{args.module} is not a keypoint module")
-        if args.images:
-            paths = [str(p) for p in imio.list_images(Path(args.images))[0]][:args.max_images]
-        else:
-            paths = default_images(choose_task(module.meta), args.max_images)
-        if not paths:
-            raise ValueError(f"no images in {args.images or SHARED}")
-        report = benchmark(module, paths, args.batch_size, args.repeat, args.use_gpu)
+        report = run(args.module, args.images, args.max_images, args.batch_size, args.threads, args.repeat,
+                     args.use_gpu)
     except Exception as e:  # noqa: BLE001 - one clear line for the user
         print(f"hub benchmark: {e}", file=sys.stderr)
         return 1
-    report["machine"] = {"cpus": os.cpu_count(), "threads": args.threads or default_threads(),
-                         "processor": platform.processor() or platform.machine()}
     emit_report(format_table(report), report, args.out)
     return 0

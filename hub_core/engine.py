@@ -27,6 +27,11 @@ def providers_for(use_gpu):
     return ["CUDAExecutionProvider", "CPUExecutionProvider"]
 
 
+def static_dims(dims):
+    """A graph shape with symbolic dimensions (batch, ...) read as 1."""
+    return [d if isinstance(d, int) else 1 for d in dims]
+
+
 # Input values per session run. Larger batches of large inputs stop paying: their activations fall out
 # of the caches (2 cores, ms per image at batch 1/2/4/8: UltraLight-640 5.9/5.9/6.3/6.0, YOLOX-nano
 # 9.1/8.3/8.1/8.2, PP-TinyPose 11.2/8.9/8.1/8.1). Batches are split into runs of at most this many values:
@@ -83,8 +88,7 @@ class OnnxModel:
         try:
             session = self._session(with_dynamic_batch(model))
             inp = session.get_inputs()[0]
-            probe = np.random.default_rng(0).random(
-                (2,) + tuple(d if isinstance(d, int) else 1 for d in inp.shape[1:]), dtype=np.float32)
+            probe = np.random.default_rng(0).random([2] + static_dims(inp.shape[1:]), dtype=np.float32)
             batched = session.run(None, {inp.name: probe})
             singles = [session.run(None, {inp.name: probe[i:i + 1]}) for i in range(2)]
         except Exception:  # noqa: BLE001 - a graph that cannot be rewritten stays at batch 1
@@ -97,7 +101,7 @@ class OnnxModel:
     @property
     def rows_per_run(self):
         """Most rows one session run takes: 1 for a fixed-batch graph, else what fits RUN_INPUT_BUDGET."""
-        values = int(np.prod([d if isinstance(d, int) else 1 for d in self.input_shape[1:]]))
+        values = int(np.prod(static_dims(self.input_shape[1:])))
         return self.fixed_batch or max(1, RUN_INPUT_BUDGET // values)
 
     def __call__(self, batch):
@@ -112,11 +116,11 @@ class OnnxModel:
         return [np.concatenate(parts) for parts in zip(*runs)]
 
     def map(self, items, prepare):
-        """Outputs for many items, prepared (prepare(list) -> batch array) and run rows_per_run at a time,
-        so a large batch of images never sits in memory as one big input tensor."""
+        """Outputs for many items, each made into one input row by prepare(item) and stacked rows_per_run
+        at a time, so a large batch of images never sits in memory as one big input tensor."""
         rows = self.rows_per_run
-        runs = [self(prepare(items[i:i + rows])) for i in range(0, len(items), rows)]
+        runs = [self(np.stack([prepare(item) for item in items[i:i + rows]])) for i in range(0, len(items), rows)]
         return [np.concatenate(parts) for parts in zip(*runs)] if len(runs) > 1 else runs[0]
 
     def _out_shape(self, i):
-        return [d if isinstance(d, int) else 1 for d in self.session.get_outputs()[i].shape[1:]]
+        return static_dims(self.session.get_outputs()[i].shape[1:])

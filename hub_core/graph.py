@@ -8,19 +8,15 @@ from onnx import helper, numpy_helper, shape_inference
 def drop_weight_inputs(model):
     """Old exporters list every initializer as a graph input too, which makes ONNX Runtime treat the
     weights as overridable and skip constant folding and fusions (UltraLight RFB-640: 17 ms -> 6 ms on
-    2 cores, outputs equal to 3e-7). Returns whether anything was dropped."""
+    2 cores, outputs equal to 3e-7). In place."""
     weights = {init.name for init in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in weights]
-    if len(inputs) == len(model.graph.input):
-        return False
     del model.graph.input[:]
     model.graph.input.extend(inputs)
-    return True
 
 
 def with_dynamic_batch(model):
-    """A copy of a graph exported for batch 1 that accepts any batch, or None if it has nothing to
-    rewrite. Converters bake the batch into constants: Reshape targets [1, ...] become [0, ...] (copy
+    """A copy of a graph exported for batch 1 that accepts any batch. Converters bake the batch into constants: Reshape targets [1, ...] become [0, ...] (copy
     the batch from the input) and Resize `sizes` [1, C, H, W] become the equivalent `scales`. Only
     tensors computed from the image are touched; anchors and other constants keep their shapes.
     The caller must check the result against single runs (OnnxModel does)."""
@@ -37,9 +33,6 @@ def with_dynamic_batch(model):
         if any(name in from_image for name in node.input):
             from_image.update(node.output)
 
-    def rewrite_constant(name, array):
-        consts[name].CopyFrom(numpy_helper.from_array(array, consts[name].name))
-
     for node in graph.node:
         if node.input and node.input[0] not in from_image:
             continue
@@ -47,7 +40,7 @@ def with_dynamic_batch(model):
             target = numpy_helper.to_array(consts[node.input[1]]).copy()
             if target.size and target[0] == 1:
                 target[0] = 0
-                rewrite_constant(node.input[1], target)
+                consts[node.input[1]].CopyFrom(numpy_helper.from_array(target, consts[node.input[1]].name))
         elif node.op_type == "Resize" and len(node.input) == 4 and node.input[3] in consts:
             sizes = numpy_helper.to_array(consts[node.input[3]])
             source = shapes.get(node.input[0])

@@ -29,7 +29,7 @@ class UltraFace:
         """Per image an (N, 6) array x1,y1,x2,y2,score,label (label 0 = face)."""
         if not images:
             return []
-        scores, boxes = self.model.map(images, lambda chunk: np.stack([self.preprocess(im) for im in chunk]))
+        scores, boxes = self.model.map(images, self.preprocess)
         results = []
         for image, s, b in zip(images, scores[..., 1], boxes):
             keep = s > score_threshold

@@ -29,21 +29,24 @@ class YoloX:
         self.grid = np.concatenate(grids).astype(np.float32)
         self.stride = np.concatenate(strides).astype(np.float32)
 
+    def scale(self, image):
+        """The letterbox scale r of an image."""
+        return min(self.height / image.shape[0], self.width / image.shape[1])
+
     def preprocess(self, image):
-        """(3, H, W) float32 letterboxed image and its scale r."""
-        r = min(self.height / image.shape[0], self.width / image.shape[1])
+        """(3, H, W) float32 letterboxed image."""
+        r = self.scale(image)
         h, w = int(round(image.shape[0] * r)), int(round(image.shape[1] * r))
         canvas = np.full((self.height, self.width, 3), self.PAD_VALUE, np.uint8)
         canvas[:h, :w] = cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
-        return canvas.transpose(2, 0, 1).astype(np.float32), r
+        return canvas.transpose(2, 0, 1).astype(np.float32)
 
     def __call__(self, images, score_threshold=0.25, iou_threshold=0.45, classes=None):
         """Per image an (N, 6) array x1,y1,x2,y2,score,label. classes: label indices to keep (None = all)."""
         if not images:
             return []
-        scales = [min(self.height / im.shape[0], self.width / im.shape[1]) for im in images]
-        out = self.model.map(images, lambda chunk: np.stack([self.preprocess(im)[0] for im in chunk]))[0]
-        return [self.decode(o, r, score_threshold, iou_threshold, classes) for o, r in zip(out, scales)]
+        out = self.model.map(images, self.preprocess)[0]
+        return [self.decode(o, self.scale(im), score_threshold, iou_threshold, classes) for o, im in zip(out, images)]
 
     def decode(self, out, r, score_threshold, iou_threshold, classes=None):
         scores = out[:, 4:5] * out[:, 5:]
