@@ -22,13 +22,17 @@ def main():
     parser.add_argument("--modules", nargs="+", default=MODULES)
     parser.add_argument("--batch_size", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--max_images", type=int, default=20)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "pipeline_stages.json"))
     args = parser.parse_args()
     reports = {name: bench.run(name, max_images=args.max_images, batch_size=args.batch_size, threads=args.threads,
                                repeat=args.repeat) for name in args.modules}
-    summary = {name: {"images_per_s": r["images_per_s"], "pipeline_over_models": r["pipeline_over_models"],
+    summary = {name: {"images_per_s": r["images_per_s"], "instances_per_image": r["instances_per_image"],
+                      "pipeline_ms_per_image": r["pipeline_ms_per_image"],
+                      "models_alone_ms_per_image": r["models_alone_ms_per_image"],
+                      "pipeline_over_models": r["pipeline_over_models"],
+                      "pipeline_over_models_without_decode": r["pipeline_over_models_without_decode"],
                       "median_ms": {stage: s["median_ms"] for stage, s in r["stages_per_image"].items()}}
                for name, r in reports.items()}
     emit_report(json.dumps(summary, indent=2), {"summary": summary, "reports": reports}, args.out)

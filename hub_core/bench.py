@@ -1,11 +1,16 @@
 """`hub benchmark MODULE`: per-stage speed of a keypoint module on this machine.
 
-Stages per image (median and p90 over the timed passes): decode (file read + image decode), detector
-(module.detect), keypoint (module.estimate: crops + keypoint network + decoding), post-process (the
-rest of keypoint_detection: result entries). Then each ONNX model alone, replaying the batch sizes it
-got in the pipeline on a real input row it saw there, so pipeline time / model time shows the overhead
-around the networks.
-The module's code is not changed: its methods and session.run calls are wrapped on the instance.
+Stages per image (median and p90 over the timed chunks), which add up to the total: decode (file read +
+image decode), detector (module.detect: detector pre-processing, network, boxes), crop (the affine warps
+of the instance crops), keypoint_model (the keypoint network's session runs) and postprocess (the rest:
+crop normalisation, keypoint decoding, result entries).
+
+The ONNX models alone: after each timed pass over the images, every session replays the runs it made
+in that pass (same batch sizes, copies of a real input row it saw there) back to back. Each pass also runs
+the images as one folder (paths in, decoding prefetched on a thread, as `hub run` does). Pipeline time /
+models' time is taken pass by pass, so a slow spell on a shared machine hits both sides of a ratio; the
+report gives the median over passes: image by image with and without the file decoding, and as a folder.
+The module's code is not changed: its methods, its sessions' run and the crop function are wrapped.
 """
 import argparse
 import os
@@ -13,11 +18,12 @@ import platform
 import resource
 import sys
 import time
-from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from . import geometry
 from . import images as imio
 from .engine import OnnxModel, default_threads
 from .evaluate import emit_report
@@ -30,7 +36,7 @@ DEFAULT_IMAGES = {  # task -> image folders in shared/data, first match wins
     "animal": ["animal/dlc_openfield_mouse/examples/openfield-Pranav-2018-10-30/labeled-data/m4s1",
                "animal/mmpose_tests/ap10k"],
 }
-STAGES = ("decode", "detector", "keypoint", "postprocess", "total")
+STAGES = ("decode", "detector", "crop", "keypoint_model", "postprocess", "total")
 
 
 def default_images(task, limit):
@@ -54,7 +60,7 @@ def onnx_models(net):
 
 
 class Timer:
-    """Accumulates seconds per stage for the current batch; wraps callables."""
+    """Accumulates seconds per stage for the current chunk; wraps callables."""
 
     def __init__(self):
         self.current = {}
@@ -67,6 +73,30 @@ class Timer:
             finally:
                 self.current[stage] = self.current.get(stage, 0.0) + time.perf_counter() - start
         return timed
+
+
+@contextmanager
+def patched(targets):
+    """Temporarily set (object, attribute, value) triples."""
+    saved = [(obj, attr, obj.__dict__.get(attr, _MISSING)) for obj, attr, _ in targets]
+    try:
+        for obj, attr, value in targets:
+            setattr(obj, attr, value)
+        yield
+    finally:
+        for obj, attr, old in saved:
+            if old is _MISSING:
+                delattr(obj, attr)
+            else:
+                setattr(obj, attr, old)
+
+
+_MISSING = object()
+
+
+def crop_function_users():
+    """Loaded modules that imported geometry.warp_crops (every keypoint net crops through it)."""
+    return [m for m in list(sys.modules.values()) if getattr(m, "warp_crops", None) is geometry.warp_crops]
 
 
 def summary(values_ms):
@@ -87,49 +117,61 @@ def time_model_alone(model, batch, repeat):
     return float(np.median(times))
 
 
-def replay_alone(model, row, batch_sizes, repeat=10):
-    """Total ms the session alone needs for runs of these batch sizes, each a copy of one real row."""
-    counts = Counter(batch_sizes)
-    return sum(n * time_model_alone(model, np.repeat(row, b, axis=0), repeat) for b, n in counts.items() if b)
+def replay(model, run, batches, sizes):
+    """ms the session (its unwrapped run) needs alone to make runs of these batch sizes back to back."""
+    if not sizes:
+        return 0.0
+    run(model.output_names, {model.input_name: batches[sizes[0]]})  # warm-up
+    start = time.perf_counter()
+    for b in sizes:
+        run(model.output_names, {model.input_name: batches[b]})
+    return (time.perf_counter() - start) * 1000
 
 
-def benchmark(module, paths, batch_size=1, repeat=3, use_gpu=False):
-    timer = Timer()
-    # build sessions first (keypoint_detection does so too), then wrap what we time
-    module.net(use_gpu)
+def session_models(module, use_gpu):
+    """{'keypoint:<file>' | 'detector:<file>': OnnxModel} of the module and its detector."""
     detector = module.detector
     det_net = detector.net(use_gpu) if callable(getattr(detector, "net", None)) else None
     models = {}
     for role, net in (("keypoint", module.net(use_gpu)), ("detector", det_net)):
         for i, m in enumerate(onnx_models(net)):
-            name = f"{role}:{Path(m.path).stem}" if i == 0 else f"{role}:{Path(m.path).stem}#{i}"
-            models[name] = m
-    feeds = {name: [] for name in models}  # batch size of every session run in the timed passes
-    samples = {}  # one real input row per model, for the model-alone timing
+            models[f"{role}:{Path(m.path).stem}" + (f"#{i}" if i else "")] = m
+    return models
+
+
+def benchmark(module, paths, batch_size=1, repeat=3, use_gpu=False):
+    timer = Timer()
+    models = session_models(module, use_gpu)  # builds the sessions, as keypoint_detection would
+    runs = {name: [] for name in models}  # batch size of every session run in the current pass
+    samples = {}  # one real input row per model, for the models-alone replay
 
     def record(name, run):
+        stage = "keypoint_model" if name.startswith("keypoint:") else f"model {name}"
+        timed = timer.wrap(stage, run)
+
         def wrapped(output_names, feed, *args, **kwargs):
             batch = next(iter(feed.values()))
-            feeds[name].append(len(batch))
+            runs[name].append(len(batch))
             if name not in samples and len(batch):
                 samples[name] = np.array(batch[:1])
-            return timer.wrap(f"model {name}", run)(output_names, feed, *args, **kwargs)
+            return timed(output_names, feed, *args, **kwargs)
         return wrapped
 
-    originals = {name: m.session.run for name, m in models.items()}
-    for name, m in models.items():
-        m.session.run = record(name, m.session.run)
-    module.detect = timer.wrap("detector", module.detect)
-    module.estimate = timer.wrap("keypoint", module.estimate)
-    try:
+    plain_runs = {name: m.session.run for name, m in models.items()}
+    targets = [(m.session, "run", record(name, m.session.run)) for name, m in models.items()]
+    targets += [(module, "detect", timer.wrap("detector", module.detect))]
+    targets += [(user, "warp_crops", timer.wrap("crop", geometry.warp_crops)) for user in crop_function_users()]
+    per_image = {s: [] for s in STAGES}
+    model_ms = {name: [] for name in models}
+    passes = []  # per pass: pipeline ms, decode ms, models-alone ms, runs per model
+    instances = 0
+    with patched(targets):
         warm = [imio.load(p, p) for p in paths[:max(1, batch_size)]]
         module.keypoint_detection(images=warm, batch_size=batch_size, use_gpu=use_gpu, strict=True)
-        for v in feeds.values():
-            v.clear()
-        per_image = {s: [] for s in STAGES}
-        model_ms = {name: [] for name in models}
-        instances, wall = 0, 0.0
         for _ in range(repeat):
+            for v in runs.values():
+                v.clear()
+            pipeline = decode = 0.0
             for start in range(0, len(paths), batch_size):
                 chunk = paths[start:start + batch_size]
                 timer.current = {}
@@ -138,64 +180,103 @@ def benchmark(module, paths, batch_size=1, repeat=3, use_gpu=False):
                 t1 = time.perf_counter()
                 entries = module.keypoint_detection(images=imgs, batch_size=batch_size, use_gpu=use_gpu, strict=True)
                 t2 = time.perf_counter()
-                wall += t2 - t0
+                pipeline, decode = pipeline + (t2 - t0) * 1000, decode + (t1 - t0) * 1000
                 instances += sum(len(e["instances"]) for e in entries)
-                n = len(chunk)
-                det, kp = timer.current.get("detector", 0.0), timer.current.get("keypoint", 0.0)
-                for stage, seconds in (("decode", t1 - t0), ("detector", det), ("keypoint", kp),
-                                       ("postprocess", (t2 - t1) - det - kp), ("total", t2 - t0)):
+                n, spent = len(chunk), {s: timer.current.get(s, 0.0) for s in ("detector", "crop", "keypoint_model")}
+                stage_s = {"decode": t1 - t0, **spent, "postprocess": (t2 - t1) - sum(spent.values()), "total": t2 - t0}
+                for stage, seconds in stage_s.items():
                     per_image[stage] += [seconds * 1000 / n] * n
                 for name in models:
-                    model_ms[name] += [timer.current.get(f"model {name}", 0.0) * 1000 / n] * n
-    finally:
-        for name, m in models.items():
-            m.session.run = originals[name]
-        for attr in ("detect", "estimate"):
-            module.__dict__.pop(attr, None)
+                    key = "keypoint_model" if name.startswith("keypoint:") else f"model {name}"
+                    model_ms[name] += [timer.current.get(key, 0.0) * 1000 / n] * n
+            pass_runs = {name: list(v) for name, v in runs.items()}
+            # the same images as `hub run` processes a folder: paths in, decoding prefetched on a thread
+            t0 = time.perf_counter()
+            module.keypoint_detection(paths=paths, batch_size=batch_size, use_gpu=use_gpu, strict=True)
+            folder = (time.perf_counter() - t0) * 1000
+            alone = models_alone_pass(models, plain_runs, samples, pass_runs)
+            passes.append({"pipeline_ms": pipeline, "decode_ms": decode, "folder_ms": folder, "alone_ms": alone,
+                           "runs": pass_runs})
+    return report(module, paths, batch_size, repeat, use_gpu, instances, per_image, model_ms, passes, models, samples)
 
-    images_timed = len(paths) * repeat
+
+def models_alone_pass(models, plain_runs, samples, pass_runs):
+    """{model: ms} for replaying this pass's runs of each session alone."""
+    out = {}
+    for name, sizes in pass_runs.items():
+        if name in samples and sizes:
+            batches = {b: np.repeat(samples[name], b, axis=0) for b in set(sizes) if b}
+            out[name] = replay(models[name], plain_runs[name], batches, [b for b in sizes if b])
+    return out
+
+
+def report(module, paths, batch_size, repeat, use_gpu, instances, per_image, model_ms, passes, models, samples):
+    n = len(paths)
+    images_timed = n * repeat
+    pipeline = [p["pipeline_ms"] / n for p in passes]
+    folder = [p["folder_ms"] / n for p in passes]
+    without_decode = [(p["pipeline_ms"] - p["decode_ms"]) / n for p in passes]
+    alone_total = [sum(p["alone_ms"].values()) / n for p in passes]
     alone = {}
     for name, m in models.items():
-        sizes = feeds[name]
         if name not in samples:
             continue
-        one = samples[name]
-        alone[name] = {"input_shape": list(one.shape), "ms_per_row_batch_1": round(time_model_alone(m, one, 20), 3),
+        sizes = [b for p in passes for b in p["runs"][name]]
+        alone[name] = {"input_shape": list(samples[name].shape),
+                       "ms_per_row_batch_1": round(time_model_alone(m, samples[name], 20), 3),
                        "runs_per_image": round(len(sizes) / images_timed, 3),
                        "rows_per_image": round(sum(sizes) / images_timed, 3),
-                       "ms_per_image": round(replay_alone(m, one, sizes) / images_timed, 3),
+                       "ms_per_image": round(float(np.median([p["alone_ms"].get(name, 0.0) / n for p in passes])), 3),
                        "in_pipeline_ms_per_image": round(float(np.mean(model_ms[name])), 3)}
-    stages = {s: summary(v) for s, v in per_image.items()}
-    models_total = sum(a["ms_per_image"] for a in alone.values())
-    pipeline_ms = stages["total"]["mean_ms"]
+
+    def ratio(numerators):
+        pairs = [a / b for a, b in zip(numerators, alone_total) if b]
+        return round(float(np.median(pairs)), 3) if pairs else None
+
     return {
-        "module": module.name, "images": len(paths), "repeat": repeat, "batch_size": batch_size,
+        "module": module.name, "images": n, "repeat": repeat, "batch_size": batch_size,
         "use_gpu": use_gpu, "instances_per_image": round(instances / images_timed, 3),
-        "stages_per_image": stages,
-        "images_per_s": round(images_timed / wall, 2),
+        "stages_per_image": {s: summary(v) for s, v in per_image.items()},
+        "images_per_s": round(images_timed * 1000 / sum(p["pipeline_ms"] for p in passes), 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "models_alone": alone,
-        "models_alone_ms_per_image": round(models_total, 3),
-        "pipeline_over_models": round(pipeline_ms / models_total, 3) if models_total else None,
-        "notes": "stages are per image (batch time / batch size); models_alone: each ONNX session run alone with "
-                 "the batch sizes it got in the pipeline (copies of one real input row captured there), per image; "
+        "models_alone_ms_per_image": round(float(np.median(alone_total)), 3),
+        "pipeline_ms_per_image": round(float(np.median(pipeline)), 3),
+        "pipeline_over_models": ratio(pipeline),
+        "pipeline_over_models_without_decode": ratio(without_decode),
+        "folder_ms_per_image": round(float(np.median(folder)), 3),
+        "folder_images_per_s": round(images_timed * 1000 / sum(p["folder_ms"] for p in passes), 2),
+        "folder_over_models": ratio(folder),
+        "passes": [{"pipeline_ms_per_image": round(a, 3), "decode_ms_per_image": round(a - b, 3),
+                    "folder_ms_per_image": round(f, 3), "models_alone_ms_per_image": round(c, 3)}
+                   for a, b, f, c in zip(pipeline, without_decode, folder, alone_total)],
+        "notes": "stages are per image (chunk time / chunk size) and add up to total; models_alone: after each "
+                 "pass, each ONNX session replays that pass's runs (same batch sizes, copies of one real input "
+                 "row captured in the pipeline) back to back, ms per image, median over passes; "
                  "in_pipeline_ms_per_image: the same session's mean time inside the pipeline; "
-                 "pipeline_over_models = mean end-to-end ms per image / models_alone_ms_per_image",
+                 "pipeline_over_models: median over passes of end-to-end ms per image / models-alone ms per image "
+                 "(_without_decode: the same with the file decoding left out); folder_*: the same images as one "
+                 "keypoint_detection(paths=...) call, as `hub run` processes a folder (decoding prefetched on a "
+                 "thread), timed in the same passes",
     }
 
 
 def format_table(report):
     lines = [f"{report['module']}: {report['images']} images x {report['repeat']}, batch {report['batch_size']}, "
              f"{report['instances_per_image']} instances/image",
-             f"  {'stage':<14}{'median ms':>12}{'p90 ms':>12}"]
+             f"  {'stage':<16}{'median ms':>12}{'p90 ms':>12}"]
     for stage, s in report["stages_per_image"].items():
-        lines.append(f"  {stage:<14}{s['median_ms']:>12.2f}{s['p90_ms']:>12.2f}")
-    lines.append(f"  images/s end to end: {report['images_per_s']}   peak RSS: {report['peak_rss_mb']} MB")
+        lines.append(f"  {stage:<16}{s['median_ms']:>12.2f}{s['p90_ms']:>12.2f}")
+    lines.append(f"  images/s end to end: {report['images_per_s']} image by image, {report['folder_images_per_s']} "
+                 f"as a folder (decoding prefetched)   peak RSS: {report['peak_rss_mb']} MB")
     for name, a in report["models_alone"].items():
         lines.append(f"  model {name} {a['input_shape'][1:]}: {a['rows_per_image']} rows/image in "
                      f"{a['runs_per_image']} runs; alone {a['ms_per_image']} ms/image "
                      f"({a['ms_per_row_batch_1']} ms/row at batch 1), in pipeline {a['in_pipeline_ms_per_image']} ms/image")
-    lines.append(f"  pipeline / models alone: {report['pipeline_over_models']}")
+    lines.append(f"  pipeline / models alone: {report['pipeline_over_models']} "
+                 f"({report['pipeline_ms_per_image']} / {report['models_alone_ms_per_image']} ms per image; "
+                 f"{report['pipeline_over_models_without_decode']} without the file decoding, "
+                 f"{report['folder_over_models']} as a folder)")
     return "\n".join(lines)
 
 

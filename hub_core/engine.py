@@ -118,8 +118,10 @@ class OnnxModel:
     def map(self, items, prepare):
         """Outputs for many items, each made into one input row by prepare(item) and stacked rows_per_run
         at a time, so a large batch of images never sits in memory as one big input tensor."""
-        rows = self.rows_per_run
-        runs = [self(np.stack([prepare(item) for item in items[i:i + rows]])) for i in range(0, len(items), rows)]
+        rows, runs = self.rows_per_run, []
+        for i in range(0, len(items), rows):
+            part = [prepare(item) for item in items[i:i + rows]]
+            runs.append(self(part[0][None] if len(part) == 1 else np.stack(part)))  # one row: a view, no copy
         return [np.concatenate(parts) for parts in zip(*runs)] if len(runs) > 1 else runs[0]
 
     def _out_shape(self, i):

@@ -28,10 +28,13 @@ def test_benchmark_three_images(module, batch_size, tmp_path, capsys):
                        "--batch_size", str(batch_size), "--out", str(out)]) == 0
     report = json.loads(out.read_text())
     assert report["images"] == 3 and report["instances_per_image"] > 0
-    assert set(report["stages_per_image"]) == {"decode", "detector", "keypoint", "postprocess", "total"}
-    for stage in ("decode", "detector", "keypoint", "total"):
-        assert report["stages_per_image"][stage]["median_ms"] > 0
-        assert report["stages_per_image"][stage]["p90_ms"] >= report["stages_per_image"][stage]["median_ms"]
+    stages = report["stages_per_image"]
+    assert list(stages) == ["decode", "detector", "crop", "keypoint_model", "postprocess", "total"]
+    for stage in ("decode", "detector", "crop", "keypoint_model", "total"):
+        assert stages[stage]["median_ms"] > 0
+        assert stages[stage]["p90_ms"] >= stages[stage]["median_ms"]
+    parts = sum(s["mean_ms"] for name, s in stages.items() if name != "total")
+    assert parts == pytest.approx(stages["total"]["mean_ms"], abs=0.01)  # the stages partition the total
     assert report["images_per_s"] > 0 and report["peak_rss_mb"] > 0
     assert set(report["models_alone"]) == models
     keypoint = next(m for name, m in report["models_alone"].items() if name.startswith("keypoint:"))
@@ -44,7 +47,9 @@ def test_benchmark_three_images(module, batch_size, tmp_path, capsys):
     for m in report["models_alone"].values():
         assert m["ms_per_row_batch_1"] > 0 and m["ms_per_image"] > 0 and m["in_pipeline_ms_per_image"] > 0
         assert m["in_pipeline_ms_per_image"] <= report["stages_per_image"]["total"]["mean_ms"] * 1.01
-    assert report["pipeline_over_models"] > 0
+    assert stages["keypoint_model"]["mean_ms"] == pytest.approx(keypoint["in_pipeline_ms_per_image"], abs=0.01)
+    assert report["models_alone_ms_per_image"] > 0 and len(report["passes"]) == 1
+    assert report["pipeline_over_models"] > report["pipeline_over_models_without_decode"] > 0
     assert "pipeline / models alone" in capsys.readouterr().out
 
 

@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 
 from ..evaluate import load_annotations
-from ..nets.tinypose import IMAGENET_MEAN, IMAGENET_STD, TinyPose
+from ..nets.blob import IMAGENET_MEAN, IMAGENET_STD
+from ..nets.tinypose import TinyPose
 
 CROPS = ("image", "box")  # the whole image (single animal, whole_image_detector) or the annotated box
 

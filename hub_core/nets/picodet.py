@@ -1,12 +1,9 @@
 """PP-PicoDet exported without NMS: decoded boxes in input pixels + per-anchor class scores."""
-import cv2
 import numpy as np
 
 from ..engine import OnnxModel
 from ..geometry import nms
-
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32) * 255
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32) * 255
+from .blob import imagenet_blob
 
 
 class PicoDet:
@@ -21,9 +18,7 @@ class PicoDet:
         _, _, self.height, self.width = self.model.input_shape
 
     def preprocess(self, image):
-        x = cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
-        x = (x[..., ::-1].astype(np.float32) - IMAGENET_MEAN) / IMAGENET_STD
-        return x.transpose(2, 0, 1)
+        return imagenet_blob([image], (self.width, self.height))[0]
 
     def __call__(self, images, score_threshold=0.4, iou_threshold=0.5):
         """Per image an (N, 6) array x1,y1,x2,y2,score,label."""

@@ -4,9 +4,8 @@ import numpy as np
 
 from ..engine import OnnxModel
 from ..geometry import apply_affine, invert_affine
+from .blob import imagenet_blob
 
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32) * 255
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32) * 255
 DECODES = ("dark", "offset")
 
 
@@ -46,7 +45,7 @@ class TinyPose:
 
     def preprocess(self, crops):
         """uint8 BGR (N, 256, 192, 3) -> float32 NCHW RGB, ImageNet-normalised."""
-        return ((crops[..., ::-1].astype(np.float32) - IMAGENET_MEAN) / IMAGENET_STD).transpose(0, 3, 1, 2)
+        return imagenet_blob(crops, (self.width, self.height))
 
     def heatmaps(self, crops, flip_test=False):
         """(N, 17, 64, 48) heatmaps of the crops, averaged with those of the mirrored crops when flip_test."""

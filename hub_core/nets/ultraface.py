@@ -1,9 +1,9 @@
 """UltraLight-Fast-Generic-Face-Detector-1MB (RFB-320 / RFB-640)."""
-import cv2
 import numpy as np
 
 from ..engine import OnnxModel
 from ..geometry import nms
+from .blob import blob
 
 
 class UltraFace:
@@ -19,11 +19,7 @@ class UltraFace:
         _, _, self.height, self.width = self.model.input_shape
 
     def preprocess(self, image):
-        x = cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
-        x = cv2.cvtColor(x, cv2.COLOR_BGR2RGB).astype(np.float32)
-        x -= 127.0
-        x *= 1.0 / 128.0
-        return x.transpose(2, 0, 1)
+        return blob([image], (self.width, self.height), mean=127.0, scale=1.0 / 128.0, rgb=True)[0]
 
     def __call__(self, images, score_threshold=0.5, iou_threshold=0.5):
         """Per image an (N, 6) array x1,y1,x2,y2,score,label (label 0 = face)."""

@@ -4,6 +4,7 @@ import numpy as np
 
 from ..engine import OnnxModel
 from ..geometry import nms
+from .blob import blob
 
 
 class YoloX:
@@ -39,7 +40,7 @@ class YoloX:
         h, w = int(round(image.shape[0] * r)), int(round(image.shape[1] * r))
         canvas = np.full((self.height, self.width, 3), self.PAD_VALUE, np.uint8)
         canvas[:h, :w] = cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
-        return canvas.transpose(2, 0, 1).astype(np.float32)
+        return blob([canvas], (self.width, self.height))[0]
 
     def __call__(self, images, score_threshold=0.25, iou_threshold=0.45, classes=None):
         """Per image an (N, 6) array x1,y1,x2,y2,score,label. classes: label indices to keep (None = all)."""
@@ -49,19 +50,21 @@ class YoloX:
         return [self.decode(o, self.scale(im), score_threshold, iou_threshold, classes) for o, im in zip(out, images)]
 
     def decode(self, out, r, score_threshold, iou_threshold, classes=None):
-        scores = out[:, 4:5] * out[:, 5:]
-        if classes is not None:
-            mask = np.zeros(scores.shape[1], bool)
-            mask[list(classes)] = True
-            scores = np.where(mask, scores, 0)
-        cell, label = np.nonzero(scores > score_threshold)  # every (cell, class) pair above threshold
+        if classes is None:
+            labels, class_scores = np.arange(out.shape[1] - 5), out[:, 5:]
+        else:  # only the wanted classes' columns (a person detector reads 1 of 80)
+            labels = np.array(sorted(set(classes)), np.int64)
+            class_scores = out[:, 5 + labels]
+        scores = out[:, 4:5] * class_scores
+        cell, column = np.nonzero(scores > score_threshold)  # every (cell, class) pair above threshold
         if cell.size == 0:
             return np.zeros((0, 6), np.float32)
+        label = labels[column]
         o, stride = out[cell], self.stride[cell]
         xy = (o[:, :2] + self.grid[cell]) * stride
         half_wh = np.exp(o[:, 2:4]) * stride / 2
         boxes = np.concatenate([xy - half_wh, xy + half_wh], 1) / r
-        score = scores[cell, label]
+        score = scores[cell, column]
         # Shift each class into its own coordinate range so one NMS pass never suppresses across classes.
         offset = label[:, None].astype(np.float32) * (boxes.max() + 1)
         keep = nms(boxes + offset, score, iou_threshold)
