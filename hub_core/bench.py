@@ -75,6 +75,9 @@ class Timer:
         return timed
 
 
+_MISSING = object()
+
+
 @contextmanager
 def patched(targets):
     """Temporarily set (object, attribute, value) triples."""
@@ -89,9 +92,6 @@ def patched(targets):
                 delattr(obj, attr)
             else:
                 setattr(obj, attr, old)
-
-
-_MISSING = object()
 
 
 def crop_function_users():
@@ -144,10 +144,11 @@ def benchmark(module, paths, batch_size=1, repeat=3, use_gpu=False):
     models = session_models(module, use_gpu)  # builds the sessions, as keypoint_detection would
     runs = {name: [] for name in models}  # batch size of every session run in the current pass
     samples = {}  # one real input row per model, for the models-alone replay
+    # the keypoint network's runs are a stage of their own; the detector's are inside the detector stage
+    stage_of = {name: "keypoint_model" if name.startswith("keypoint:") else f"model {name}" for name in models}
 
     def record(name, run):
-        stage = "keypoint_model" if name.startswith("keypoint:") else f"model {name}"
-        timed = timer.wrap(stage, run)
+        timed = timer.wrap(stage_of[name], run)
 
         def wrapped(output_names, feed, *args, **kwargs):
             batch = next(iter(feed.values()))
@@ -187,8 +188,7 @@ def benchmark(module, paths, batch_size=1, repeat=3, use_gpu=False):
                 for stage, seconds in stage_s.items():
                     per_image[stage] += [seconds * 1000 / n] * n
                 for name in models:
-                    key = "keypoint_model" if name.startswith("keypoint:") else f"model {name}"
-                    model_ms[name] += [timer.current.get(key, 0.0) * 1000 / n] * n
+                    model_ms[name] += [timer.current.get(stage_of[name], 0.0) * 1000 / n] * n
             pass_runs = {name: list(v) for name, v in runs.items()}
             # the same images as `hub run` processes a folder: paths in, decoding prefetched on a thread
             t0 = time.perf_counter()
