@@ -33,6 +33,7 @@ def main():
                       "models_alone_ms_per_image": r["models_alone_ms_per_image"],
                       "pipeline_over_models": r["pipeline_over_models"],
                       "pipeline_over_models_without_decode": r["pipeline_over_models_without_decode"],
+                      "folder_over_models": r["folder_over_models"],
                       "median_ms": {stage: s["median_ms"] for stage, s in r["stages_per_image"].items()}}
                for name, r in reports.items()}
     emit_report(json.dumps(summary, indent=2), {"summary": summary, "reports": reports}, args.out)
