@@ -22,6 +22,7 @@ import hub_core as hub  # noqa: E402
 from hub_core import finetune  # noqa: E402
 from hub_core.finetune import train as training  # noqa: E402
 from hub_core.finetune.data import load_samples  # noqa: E402
+from hub_core.versions import library_versions  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 MOUSE = (REPO.parent / "shared" / "data" / "animal" / "dlc_openfield_mouse" / "examples" /
@@ -71,7 +72,7 @@ def main(argv=None):
                 "--input_size", args.input_size, "--val_split", str(TEST_FRAMES), "--seed", str(SEED),
                 "--license", "LGPL-3.0 (training data) / Apache-2.0 (PP-TinyPose start)",
                 "--pretrained" if variant == "pretrained" else "--no-pretrained", "--quiet"])
-            summary = finetune.run(ft_args, log=lambda line: print(f"[{variant}] {line}", file=sys.stderr))
+            summary = finetune.run(ft_args, log=lambda line, variant=variant: print(f"[{variant}] {line}", file=sys.stderr))
             test_frames = sorted({samples[i]["path"] for i in summary["val_idx"]})
             run = {"train_seconds": round(summary["train_seconds"], 1), "best_epoch": summary["best"]["epoch"],
                    "test": evaluate_module(folder, samples, summary["val_idx"]),
@@ -84,6 +85,7 @@ def main(argv=None):
     if {"pretrained", "scratch"} <= set(report["runs"]):
         p, s = report["runs"]["pretrained"]["test"], report["runs"]["scratch"]["test"]
         report["pretrained_beats_scratch"] = bool(p["rmse_px"] < s["rmse_px"] and p["pck@0.1"] >= s["pck@0.1"])
+    report["libraries"] = library_versions()
     text = json.dumps(report, indent=2)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text + "\n")

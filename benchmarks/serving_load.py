@@ -21,7 +21,8 @@ import requests
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from serving.process import ServerProcess  # noqa: E402
+from hub_core.serving.process import ServerProcess  # noqa: E402
+from hub_core.versions import library_versions  # noqa: E402
 
 DEFAULT_IMAGE = REPO.parent / "shared" / "data" / "images" / "linzaer_13.jpg"
 
@@ -106,6 +107,7 @@ def main(argv=None):
     report["in_process"] = in_process(args.module, args.image, args.in_process_iterations)
     report["server_vs_in_process"] = round(report["load"]["throughput_rps"] / report["in_process"]["throughput_ips"], 3)
 
+    report["libraries"] = library_versions()
     text = json.dumps(report, indent=2)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from hub_core.versions import library_versions
+
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 PHOTOS = {"face": DATA / "images" / "linzaer_13.jpg",
           "hand": DATA / "hand" / "mmpose_tests" / "onehand10k" / "1402.jpg",
@@ -118,6 +120,7 @@ def main(argv=None):
             print(f"{frames} frames: peak RSS {result['peak_rss_mb'][f'{frames}_frames']} MB", file=sys.stderr)
 
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    result["libraries"] = library_versions()
     Path(args.out).write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
 

@@ -1,18 +1,21 @@
-"""Short names for `hub run` and hub.infer(): `hub run face --input_path ...`."""
+"""Short names for `hub run`, `hub show`, `hub eval` and hub.Module(): `hub run face img.jpg`.
+Each module declares its aliases in its module.json."""
+from .module import available, read_metadata
 
-ALIASES = {
-    "face": "face_landmark_localization",
-    "hand": "hand_pose_localization",
-    "human": "human_pose_estimation",
-    "body": "human_pose_estimation",
-    "animal": "animal_pose_estimation",
-}
+
+def all_aliases():
+    """{alias: module name} from every available module's metadata."""
+    table = {}
+    for name, folder in available().items():
+        for alias in read_metadata(folder).get("aliases", []):
+            table.setdefault(alias, name)
+    return table
 
 
 def resolve(name):
     """The module name an alias stands for; other names are returned unchanged."""
-    return ALIASES.get(name, name)
+    return all_aliases().get(name, name)
 
 
 def table():
-    return "\n".join(f"{alias:<8} {module}" for alias, module in ALIASES.items())
+    return "\n".join(f"{alias:<8} {module}" for alias, module in all_aliases().items())

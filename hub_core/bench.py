@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from . import geometry
+from .args import Parser, positive_int
 from . import images as imio
 from .engine import OnnxModel, default_threads
 from .evaluate import emit_report
@@ -301,12 +302,12 @@ def run(name, images=None, max_images=20, batch_size=1, threads=None, repeat=3, 
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="hub benchmark", description=__doc__,
+    parser = Parser(prog="hub benchmark", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("module")
     parser.add_argument("--images", default=None, help="image folder (default: a small shared/data set for the module)")
     parser.add_argument("--max_images", type=int, default=20)
-    parser.add_argument("--batch_size", type=int, default=1)
+    parser.add_argument("--batch_size", type=positive_int, default=1)
     parser.add_argument("--threads", type=int, default=None, help="intra-op threads per session")
     parser.add_argument("--use_gpu", action="store_true")
     parser.add_argument("--repeat", type=int, default=3, help="timed passes over the images")

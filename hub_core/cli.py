@@ -1,14 +1,17 @@
 """The `hub` command."""
 import argparse
 import json
+import os
 import sys
+import traceback
+import warnings
 from pathlib import Path
 
-
-from . import __version__, aliases, draw, images as imio, install as inst, video
+from . import __version__, aliases, images as imio, install as inst, sinks
+from .args import Parser, non_negative_int, positive_int
+from .errors import HubError
 from .infer import infer as infer_stream, is_keypoint_module, sources
-from .coco import to_coco_results
-from .module import Module, available, installed_dir, load_class
+from .module import Module, available, installed_dir, read_metadata, unknown_module
 
 
 def _fail(message, code=1):
@@ -19,24 +22,26 @@ def _fail(message, code=1):
 def cmd_list(args):
     rows = []
     for name, folder in available().items():
-        cls = load_class(folder)
+        meta = read_metadata(folder)
         where = "installed" if folder.parent == installed_dir() else "bundled"
-        rows.append((name, cls.version, cls.type, where))
+        rows.append((name, meta["version"], meta["type"], where))
     if args.json:
         print(json.dumps([dict(zip(("name", "version", "type", "source"), r)) for r in rows], indent=2))
         return 0
-    width = max(len(r[0]) for r in rows)
+    width = max((len(r[0]) for r in rows), default=0)
     for r in rows:
         print(f"{r[0]:<{width}}  {r[1]:<8}  {r[2]:<20}  {r[3]}")
     return 0
 
 
 def cmd_show(args):
-    folder = available().get(args.module)
+    folder = available().get(aliases.resolve(args.module))
     if folder is None:
-        return _fail(f"unknown module {args.module!r}; see `hub list`")
-    info = load_class(folder).info()
+        raise unknown_module(args.module)
+    info = read_metadata(folder)
     info["directory"] = str(folder)
+    for spec in info["model_files"].values():
+        spec["how_to_get"] = how_to_get(spec)
     meta = folder / "keypoints.json"
     if meta.is_file():
         kp = json.loads(meta.read_text())
@@ -46,31 +51,46 @@ def cmd_show(args):
     return 0
 
 
+def how_to_get(spec):
+    if spec.get("url"):
+        return "downloaded from its public URL on first use (checksum checked), or from a mirror"
+    if spec.get("converted"):
+        return ("converted for keypoint-hub, no public URL: from a mirror folder (HUB_MODEL_MIRRORS) or a "
+                "`hub download` bundle made on a machine that has it")
+    return "shipped in the module folder"
+
+
 def cmd_install(args):
     for source in args.source:
-        try:
-            name, version, dest = inst.install(source)
-        except Exception as e:
-            return _fail(f"install {source}: {e}")
+        name, version, dest = inst.install(source)
         print(f"installed {name} {version} in {dest}")
     return 0
 
 
 def cmd_uninstall(args):
-    try:
-        inst.uninstall(args.module)
-    except ValueError as e:
-        return _fail(str(e))
+    inst.uninstall(args.module)
     print(f"uninstalled {args.module}")
     return 0
 
 
 def cmd_download(args):
-    try:
-        dest = inst.download(args.module, args.output_dir)
-    except Exception as e:
-        return _fail(f"download {args.module}: {e}")
-    print(f"{args.module} with its model files in {dest} (copy it over, then `hub install {dest}`)")
+    dest = inst.download(aliases.resolve(args.module), args.output_dir)
+    print(f"{args.module} with its detector modules and model files in {dest} "
+          f"(copy it over, then `hub install {dest}`)")
+    return 0
+
+
+def cmd_checksum(args):
+    """The model_files entry of module.json for each file: name, sha256 and size (origin, licence and
+    url are the author's to fill in)."""
+    from . import store
+    specs = {}
+    for path in map(Path, args.files):
+        if not path.is_file():
+            raise HubError(f"{path}: no such file")
+        specs[path.stem] = {"file": path.name, "sha256": store.sha256_of(path), "size": path.stat().st_size,
+                            "url": None, "origin": "", "license": "", "converted": False}
+    print(json.dumps(specs, indent=2))
     return 0
 
 
@@ -82,10 +102,10 @@ def input_paths(path):
         for o in others:
             print(f"hub: skipping {o}: not an image file", file=sys.stderr)
         if not files:
-            raise ValueError(f"{path}: folder has no image files")
+            raise HubError(f"{path}: folder has no image files")
         return [str(f) for f in files]
     if not p.exists():
-        raise ValueError(f"{path}: no such file or folder")
+        raise HubError(f"{path}: no such file or folder")
     return [str(p)]
 
 
@@ -93,33 +113,24 @@ def cmd_run(args):
     if args.show_alias:
         print(aliases.table())
         return 0
+    if args.input and args.input_path:
+        return _fail("give the input once: as an argument or as --input_path")
+    args.input_path = args.input_path or args.input
     if not args.module or not args.input_path:
-        return _fail("run needs a MODULE (or an alias, see --show_alias) and --input_path")
-    name = aliases.resolve(args.module)
-    try:
-        module = Module(name=name)
-        srcs = None if not is_keypoint_module(module) else sources(args.input_path)
-    except Exception as e:
-        return _fail(str(e))
-    if srcs is None:
+        return _fail("run needs a MODULE (or an alias, see --show_alias) and an input (or --input_path)")
+    module = Module(name=args.module)
+    if not is_keypoint_module(module):
         return _run_plain(args, module)
-    return _run_keypoints(args, module, srcs)
+    return _run_keypoints(args, module, sources(args.input_path))
 
 
 def _run_plain(args, module):
     """Modules without keypoints (detectors): images and folders through module.predict()."""
-    try:
-        paths = input_paths(args.input_path)
-    except Exception as e:
-        return _fail(str(e))
-    kwargs = {"paths": paths, "batch_size": args.batch_size, "use_gpu": args.use_gpu,
+    kwargs = {"paths": input_paths(args.input_path), "batch_size": args.batch_size, "use_gpu": args.use_gpu,
               "visualization": args.visualization}
     if args.output_dir:
         kwargs["output_dir"] = args.output_dir
-    try:
-        results = module.predict(**kwargs)
-    except Exception as e:
-        return _fail(f"{args.module}: {e}")
+    results = module.predict(**kwargs)
     if not args.quiet:
         print(json.dumps(results, indent=None if args.compact else 1))
     errors = [r["error"] for r in results if r.get("error")]
@@ -128,107 +139,67 @@ def _run_plain(args, module):
     return 1 if errors else 0
 
 
+def build_sinks(args, module, srcs):
+    """The writers for this run, from the arguments. Results go to files under the output folder
+    (predictions/ and visualizations/, or the folder itself for plain --visualization of images) and
+    then stdout gets one summary line per input; otherwise stdout gets the results."""
+    has_video = any(s.kind in ("video", "webcam") for s in srcs)
+    out = args.output_dir
+    if out is None and args.visualization:
+        out = module.default_output_dir
+        print(f"hub: drawing into {Path(out).resolve()} (--output_dir to choose)", file=sys.stderr)
+    layout = out is not None and (args.save_predictions or args.output_format is not None or has_video)
+    fmt = args.output_format or "json"
+    writers = []
+    if args.visualization:
+        style = {k: getattr(args, k) for k in ("radius", "thickness", "kpt_thr", "bbox_thr", "draw_bbox",
+                                               "black_background", "show_kpt_idx", "skeleton_style")
+                 if getattr(args, k) is not None}
+        fps = {s.path: s.info.get("fps", 30.0) for s in srcs if s.kind in ("video", "webcam")}
+        writers.append(sinks.Visualizations(Path(out) / "visualizations" if layout else out, module.meta, style, fps))
+    if layout and fmt == "coco":
+        writers.append(sinks.CocoResults(Path(out) / "predictions" / "coco_results.json"))
+    elif layout:
+        writers.append(sinks.Predictions(Path(out) / "predictions", fmt))
+    if args.quiet:
+        return writers
+    if writers:
+        writers.append(sinks.SummaryLines())
+    elif fmt == "coco":
+        writers.append(sinks.CocoResults())
+    else:
+        writers.append(sinks.StdoutJson(lines=fmt == "jsonl", compact=args.compact))
+    return writers
+
+
 def _run_keypoints(args, module, srcs):
-    """Keypoint modules: any input of hub.infer(); predictions / drawings streamed to --output_dir."""
+    """Keypoint modules: any input of hub.infer(), each result handed to every sink."""
     from tqdm import tqdm
 
-    has_video = any(s.kind in ("video", "webcam") for s in srcs)
-    layout = bool(args.output_dir) and (args.save_predictions or args.output_format is not None or has_video)
-    fmt = args.output_format or "json"
-    out = Path(args.output_dir) if args.output_dir else None
-    save_predictions = layout  # a video with --output_dir always gets its JSONL
-    pred_dir, vis_dir = (out / "predictions", out / "visualizations") if layout else (None, out)
-    visualize = args.visualization and out is not None
-    style = {k: getattr(args, k) for k in ("radius", "thickness", "kpt_thr", "bbox_thr", "draw_bbox",
-                                           "black_background", "show_kpt_idx", "skeleton_style")
-             if getattr(args, k) is not None}
-    fps = {s.path: s.info.get("fps", 30.0) for s in srcs if s.kind in ("video", "webcam")}
+    writers = build_sinks(args, module, srcs)
     total = sum(s.info.get("frame_count", 0) if s.kind in ("video", "webcam") else 1 for s in srcs)
     bar = tqdm(total=total or None, unit="img", file=sys.stderr, disable=args.quiet or not sys.stderr.isatty())
-    stdout_entries, coco, errors, used_pred, used_vis = [], [], 0, set(), set()
-    streams = {}  # video path -> (jsonl file, VideoWriter)
-
-    def close_streams():
-        for jsonl, writer in streams.values():
-            jsonl and jsonl.close()
-            writer and writer.close()
-        streams.clear()
-
-    kwargs = {"use_gpu": args.use_gpu}
+    errors = 0
     try:
-        for index, (name, entry, image) in enumerate(infer_stream(
-                module, srcs_input(srcs), batch_size=args.batch_size, det_every=args.det_every, smooth=args.smooth,
-                smooth_min_cutoff=args.smooth_min_cutoff, smooth_beta=args.smooth_beta, with_images=True, **kwargs)):
+        for _, entry, image in infer_stream(
+                module, [s.item for s in srcs], batch_size=args.batch_size, det_every=args.det_every,
+                smooth=args.smooth, smooth_min_cutoff=args.smooth_min_cutoff, smooth_beta=args.smooth_beta,
+                with_images=True, use_gpu=args.use_gpu):
             bar.update(1)
             if entry.get("error"):
                 errors += 1
                 print(f"hub: {entry['error']}", file=sys.stderr)
-            is_frame = "frame_id" in entry
-            if is_frame and entry["path"] not in streams:
-                close_streams()
-                stem = Path(str(entry["path"])).stem if not str(entry["path"]).startswith("webcam") else "webcam"
-                jsonl = None
-                if save_predictions and fmt != "coco":
-                    pred_dir.mkdir(parents=True, exist_ok=True)
-                    jsonl = open(pred_dir / f"{stem}.jsonl", "w")
-                writer = video.VideoWriter(vis_dir / f"{stem}.mp4", fps[entry["path"]]) if visualize else None
-                streams[entry["path"]] = (jsonl, writer)
-            if fmt == "coco":
-                coco += to_coco_results([entry], [entry["frame_id"] if is_frame else _image_id(entry, index)])
-            if is_frame:
-                jsonl, writer = streams[entry["path"]]
-                if jsonl:
-                    jsonl.write(json.dumps(entry) + "\n")
-                elif not save_predictions and not args.quiet and fmt != "coco":
-                    print(json.dumps(entry), flush=True)
-                if writer and image is not None:
-                    writer.write(draw.draw(image, entry, module.meta, **style))
-                continue
-            if save_predictions and fmt == "json":
-                pred_dir.mkdir(parents=True, exist_ok=True)
-                target = draw.unique_path(pred_dir, Path(str(entry.get("path") or f"image_{index}")).stem, ".json", used_pred)
-                target.write_text(json.dumps(entry))
-            elif save_predictions and fmt == "jsonl":
-                pred_dir.mkdir(parents=True, exist_ok=True)
-                with open(pred_dir / "predictions.jsonl", "a" if used_pred else "w") as f:
-                    f.write(json.dumps(entry) + "\n")
-                used_pred.add("predictions.jsonl")
-            if visualize and image is not None and not entry.get("error"):
-                entry["save_path"] = draw.save(draw.draw(image, entry, module.meta, **style), vis_dir,
-                                               entry.get("path") or f"image_{index}", used_vis)
-            if not args.quiet:
-                stdout_entries.append(entry)
-    except Exception as e:
-        return _fail(f"{args.module}: {e}")
+            for writer in writers:
+                writer.write(entry, image)
     finally:
-        close_streams()
         bar.close()
-    if fmt == "coco" and save_predictions:
-        pred_dir.mkdir(parents=True, exist_ok=True)
-        (pred_dir / "coco_results.json").write_text(json.dumps(coco))
-    if not args.quiet:
-        if fmt == "coco" and not save_predictions:
-            print(json.dumps(coco))
-        elif fmt == "jsonl":
-            for entry in stdout_entries:
-                print(json.dumps(entry))
-        elif stdout_entries or not has_video:
-            print(json.dumps(stdout_entries, indent=None if args.compact else 1))
+        for writer in writers:
+            writer.close()
     return 1 if errors else 0
 
 
-def srcs_input(srcs):
-    """Expanded sources back to what hub.infer() takes (already checked, so no second warning)."""
-    return [s.item for s in srcs]
-
-
-def _image_id(entry, index):
-    stem = Path(str(entry.get("path") or "")).stem
-    return int(stem) if stem.isdigit() else index
-
-
 def cmd_serving(args):
-    from serving.launcher import main as serving_main
+    from .serving.launcher import main as serving_main
     return serving_main(args.serving_args)
 
 
@@ -253,24 +224,27 @@ def cmd_version(args):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="hub", description="keypoint-hub: keypoint detection modules")
+    parser = Parser(prog="hub", description="keypoint-hub: keypoint detection modules")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("run", help="run a module on images, a folder, a glob, a video, a webcam or a URL")
     p.add_argument("module", nargs="?", help="module name or alias (face, hand, human, body, animal)")
+    p.add_argument("input", nargs="?", help="the same as --input_path")
     p.add_argument("--input_path", help="image, folder, glob, video file, webcam[:N] or http(s) image URL")
     p.add_argument("--show_alias", action="store_true", help="list the aliases and exit")
-    p.add_argument("--batch_size", type=int, default=1)
+    p.add_argument("--batch_size", type=positive_int, default=1)
     p.add_argument("--use_gpu", action="store_true")
-    p.add_argument("--visualization", action="store_true", help="write annotated images / MP4 to --output_dir")
+    p.add_argument("--visualization", action="store_true",
+                   help="write annotated images / MP4 to --output_dir (default: the module's output folder)")
     p.add_argument("--save_predictions", action="store_true", help="write --output_dir/predictions/")
     p.add_argument("--output_dir", default=None)
     p.add_argument("--output_format", choices=["json", "jsonl", "coco"], default=None)
     p.add_argument("--compact", action="store_true", help="one-line JSON")
     p.add_argument("--quiet", action="store_true", help="no stdout results, no progress bar")
     g = p.add_argument_group("drawing")
-    g.add_argument("--radius", type=int, default=None)
-    g.add_argument("--thickness", type=int, default=None)
+    g.add_argument("--radius", type=non_negative_int, default=None)
+    g.add_argument("--thickness", type=non_negative_int, default=None)
     g.add_argument("--kpt_thr", type=float, default=None)
     g.add_argument("--bbox_thr", type=float, default=None)
     g.add_argument("--draw_bbox", action=argparse.BooleanOptionalAction, default=None)
@@ -278,7 +252,7 @@ def build_parser():
     g.add_argument("--show_kpt_idx", action="store_true", default=None)
     g.add_argument("--skeleton_style", choices=["mmpose", "openpose"], default=None)
     g = p.add_argument_group("video")
-    g.add_argument("--det_every", type=int, default=1, help="run the detector every N frames, track in between")
+    g.add_argument("--det_every", type=positive_int, default=1, help="run the detector every N frames, track in between")
     g.add_argument("--smooth", action="store_true", help="One-Euro smoothing of keypoints per track")
     g.add_argument("--smooth_min_cutoff", type=float, default=1.0)
     g.add_argument("--smooth_beta", type=float, default=0.007)
@@ -300,15 +274,19 @@ def build_parser():
     p.add_argument("module")
     p.add_argument("--output_dir", default=".")
     p.set_defaults(func=cmd_download)
+    p = sub.add_parser("checksum", help="sha256 and size of model files, as module.json model_files entries")
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=cmd_checksum)
     p = sub.add_parser("serving", help="serving start -m MODULE ... | serving stop -p PORT", add_help=False,
                        prefix_chars="\0")  # every argument, --help included, goes to the serving launcher
     p.add_argument("serving_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_serving)
     p = sub.add_parser("eval", help="accuracy of a module on your annotations (hub eval MODULE --ann ... --images ...)",
-                       add_help=False)
+                       add_help=False, prefix_chars="\0")  # every argument, --help included, goes to hub eval
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_eval)
-    p = sub.add_parser("benchmark", help="per-stage speed of a module on this machine", add_help=False)
+    p = sub.add_parser("benchmark", help="per-stage speed of a module on this machine", add_help=False,
+                       prefix_chars="\0")  # every argument, --help included, goes to hub benchmark
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_benchmark)
     p = sub.add_parser("finetune", help="train a keypoint module on your labels (hub finetune --ann ... --out DIR)",
@@ -325,10 +303,25 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    warnings.showwarning = lambda message, *_, **__: print(f"hub: {message}", file=sys.stderr)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
-    return args.func(args)
+    try:
+        return args.func(args)
+    except BrokenPipeError:
+        # The reader went away (`hub list | head`): stop quietly, and keep Python's exit-time
+        # flush of stdout from raising again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except Exception as e:  # noqa: BLE001 - one line for the user, the traceback with --debug
+        if args.debug:
+            traceback.print_exc()
+        message = str(e) if isinstance(e, HubError) else f"{type(e).__name__}: {e}"
+        hint = "" if args.debug or isinstance(e, HubError) else " (--debug shows the traceback)"
+        return _fail(message + hint)
 
 
 if __name__ == "__main__":

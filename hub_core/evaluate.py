@@ -17,13 +17,16 @@ from pathlib import Path
 import numpy as np
 
 from . import metrics
+from .args import Parser, positive_int
+from .errors import HubError
+from .versions import library_versions
 from .geometry import iou_one_to_many
 
 TASKS = ("face", "hand", "body", "animal")
 FACE_KEYPOINT_COUNTS = (68, 98, 29, 106)
 
 
-class AnnotationError(ValueError):
+class AnnotationError(HubError, ValueError):
     """A malformed annotation file; the message names the file and the field."""
 
 
@@ -464,6 +467,7 @@ def parse_option(text):
 def emit_report(table, report, out=None):
     """The table on stdout, the report as JSON to `out` (hub eval and hub benchmark)."""
     print(table)
+    report.setdefault("libraries", library_versions())
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(json.dumps(report, indent=2) + "\n")
@@ -471,7 +475,7 @@ def emit_report(table, report, out=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="hub eval", description=__doc__,
+    parser = Parser(prog="hub eval", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("module")
     parser.add_argument("--ann", required=True, help="COCO keypoint .json, a folder of .pts, or DeepLabCut .csv")
@@ -481,7 +485,7 @@ def main(argv=None):
     parser.add_argument("--task", choices=TASKS, default=None, help="metric set (default: from the module's meta)")
     parser.add_argument("--option", action="append", type=parse_option, default=[], metavar="NAME=VALUE",
                         help="module constructor option, e.g. --option min_presence=0 (repeatable)")
-    parser.add_argument("--batch_size", type=int, default=1)
+    parser.add_argument("--batch_size", type=positive_int, default=1)
     parser.add_argument("--min_iou", type=float, default=0.3)
     parser.add_argument("--use_gpu", action="store_true")
     parser.add_argument("--out", default=None, help="write the report JSON here")

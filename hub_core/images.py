@@ -8,6 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .errors import HubError
+
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".jp2", ".pgm", ".ppm", ".pbm"}
 
 
@@ -15,7 +17,7 @@ def max_pixels():
     return int(os.environ.get("HUB_MAX_IMAGE_PIXELS", 100_000_000))
 
 
-class ImageError(ValueError):
+class ImageError(HubError, ValueError):
     """A bad input image. The message starts with the input's name."""
 
 

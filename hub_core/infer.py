@@ -5,7 +5,6 @@ results yielded one at a time as they are ready.
         print(entry["frame_id"], [i["track_id"] for i in entry["instances"]])
 """
 import glob
-import sys
 import urllib.request
 import warnings
 from dataclasses import dataclass, field
@@ -30,8 +29,7 @@ class Source:
 
 
 def _warn(message):
-    warnings.warn(message, stacklevel=3)
-    print(f"hub: {message}", file=sys.stderr)
+    warnings.warn(message, stacklevel=3)  # the CLI shows warnings as one "hub: ..." line
 
 
 def _file_source(path):

@@ -1,11 +1,17 @@
-"""hub install / uninstall / download: copy module folders into $HUB_HOME and fetch their weights."""
+"""hub install / uninstall / download: copy module folders into $HUB_HOME and fetch their weights.
+
+A `hub download` bundle is the module folder with its whole dependency closure: its default detector
+module(s) under dependencies/<name>/ and every weight file they all need under models/, so that
+`hub install` of the bundle works on a machine with no network and no mirror."""
 import shutil
 import tarfile
 import tempfile
 from pathlib import Path
 
 from . import store
-from .module import find, installed_dir, load_class
+from .module import find, installed_dir, load_class, read_metadata, unknown_module
+
+DEPENDENCIES = "dependencies"
 
 
 def _module_root(folder):
@@ -41,22 +47,29 @@ def install(source):
             folder = find(str(source))
             if folder is None:
                 raise ValueError(f"{source}: not a module name, a module folder or a .tar.gz")
-        cls = load_class(folder)
-        dest = installed_dir() / cls.name
-        if dest.resolve() != folder.resolve():
-            if dest.exists():
-                shutil.rmtree(dest)
-            shutil.copytree(folder, dest, ignore=shutil.ignore_patterns("__pycache__", "models"))
-        _cache_weights(cls, folder)
+        weights = folder / "models"
+        for dependency in sorted((folder / DEPENDENCIES).glob("*/module.json")):
+            _install_folder(dependency.parent, weights)
+        return _install_folder(folder, weights)
+
+
+def _install_folder(folder, weights):
+    cls = load_class(folder)
+    dest = installed_dir() / cls.name
+    if dest.resolve() != folder.resolve():
+        if dest.exists():
+            shutil.rmtree(dest)
+        shutil.copytree(folder, dest, ignore=shutil.ignore_patterns("__pycache__", "models", DEPENDENCIES))
+    _cache_weights(cls, weights)
     return cls.name, cls.version, dest
 
 
-def _cache_weights(cls, folder):
-    """Put every model file in the cache: from the folder (hub download), a mirror or the URL."""
+def _cache_weights(cls, weights):
+    """Put every model file in the cache: from the bundle's weights folder (hub download), a mirror or the URL."""
     cache = store.cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     for spec in cls.model_files.values():
-        shipped = Path(folder) / "models" / spec["file"]
+        shipped = Path(weights) / spec["file"]
         if shipped.is_file():
             if store.sha256_of(shipped) != spec["sha256"]:
                 raise store.ChecksumError(f"{shipped}: sha256 does not match the module's metadata")
@@ -74,17 +87,39 @@ def uninstall(name):
     shutil.rmtree(dest)
 
 
-def download(name, output_dir):
-    """Module folder plus its verified weights under output_dir/name, ready for `hub install` offline."""
+def dependencies(name):
+    """The detector modules a module needs by default, depth first (a detector has none itself)."""
     folder = find(name)
     if folder is None:
-        raise ValueError(f"unknown module {name!r}")
-    cls = load_class(folder)
+        raise unknown_module(name)
+    needed = []
+    detector = read_metadata(folder).get("default_detector")
+    if detector:
+        for dep in dependencies(detector["name"]) + [detector["name"]]:
+            if dep not in needed:
+                needed.append(dep)
+    return needed
+
+
+def download(name, output_dir):
+    """Module folder, its dependency closure and every verified weight file under output_dir/name,
+    ready for `hub install` offline."""
+    folder = find(name)
+    if folder is None:
+        raise unknown_module(name)
     dest = Path(output_dir) / name
     if dest.exists():
         shutil.rmtree(dest)
-    shutil.copytree(folder, dest, ignore=shutil.ignore_patterns("__pycache__"))
-    (dest / "models").mkdir(exist_ok=True)
-    for spec in cls.model_files.values():
-        shutil.copyfile(store.resolve(spec), dest / "models" / spec["file"])
+    ignore = shutil.ignore_patterns("__pycache__", "models")
+    shutil.copytree(folder, dest, ignore=ignore)
+    (dest / "models").mkdir()
+    modules = [(name, folder)]
+    for dep in dependencies(name):
+        modules.append((dep, find(dep)))
+        shutil.copytree(find(dep), dest / DEPENDENCIES / dep, ignore=ignore)
+    for _, module_folder in modules:
+        for spec in read_metadata(module_folder)["model_files"].values():
+            shipped = module_folder / "models" / spec["file"]
+            source = shipped if shipped.is_file() else store.resolve(spec)
+            shutil.copyfile(source, dest / "models" / spec["file"])
     return dest

@@ -16,7 +16,6 @@ RESULT_SCHEMA_VERSION = "1.0"
 
 class KeypointModule(ModuleBase):
     type = "keypoint_detection"
-    default_detector = None       # name of the detector module used when none is set
     default_output_dir = "keypoint_output"
     export_folder = "keypoint"    # save_inference_model sub-folder of the keypoint model
 
@@ -33,7 +32,7 @@ class KeypointModule(ModuleBase):
     @property
     def detector(self):
         if self._detector is None:
-            self._detector = Module(name=self.default_detector, threads=self.threads)
+            self._detector = Module(**self.default_detector, threads=self.threads)  # {"name", options}
         return self._detector
 
     def set_detector(self, module):

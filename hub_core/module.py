@@ -1,18 +1,35 @@
-"""Modules: folders with a module.py whose class carries metadata; found, loaded, instantiated."""
+"""Modules: folders with their metadata as data (module.json) and their code (module.py).
+
+Listing and showing read module.json only; module.py is imported when a module is instantiated.
+"""
 import importlib.util
 import json
 import sys
 from pathlib import Path
 
 from . import store
+from .errors import HubError
 
-REPO_MODULES = Path(__file__).resolve().parents[1] / "modules"
+METADATA_FILE = "module.json"
+# Metadata keys every module.json carries; `default_detector` and `aliases` are optional.
+REQUIRED_KEYS = ("name", "version", "type", "summary", "license", "model_files")
+
+
+def bundled_dir():
+    """The modules shipped with the package: inside it when installed from a wheel, beside it in a checkout."""
+    here = Path(__file__).resolve().parent
+    inside = here / "modules"
+    return inside if inside.is_dir() else here.parent / "modules"
+
+
+class ModuleError(HubError, ValueError):
+    pass
 
 
 class ModuleBase:
-    """Base of every hub module. Subclasses set the metadata below as class attributes.
-
-    model_files: {key: {"file", "sha256", "size", "url" (or None), "origin", "license"}}
+    """Base of every hub module. Its metadata (module.json) is set on the class when it is loaded:
+    name, version, type, summary, license, author, default_detector, aliases and
+    model_files {key: {"file", "sha256", "size", "url" (or null), "origin", "license", "converted"}}.
     """
     name = None
     version = "1.0.0"
@@ -20,6 +37,8 @@ class ModuleBase:
     summary = ""
     license = ""
     author = "keypoint-hub"
+    default_detector = None
+    aliases = ()
     model_files = {}
 
     def __init__(self, model_paths=None):
@@ -44,8 +63,22 @@ class ModuleBase:
 
     @classmethod
     def info(cls):
-        return {"name": cls.name, "version": cls.version, "type": cls.type, "summary": cls.summary,
-                "license": cls.license, "author": cls.author, "model_files": cls.model_files}
+        return dict(cls.metadata)
+
+
+def read_metadata(folder):
+    """module.json of a module folder, checked for the keys every module needs."""
+    path = Path(folder) / METADATA_FILE
+    try:
+        meta = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ModuleError(f"{folder} is not a hub module: no {METADATA_FILE}") from None
+    except ValueError as e:
+        raise ModuleError(f"{path}: not valid JSON ({e})") from None
+    missing = [k for k in REQUIRED_KEYS if k not in meta]
+    if missing:
+        raise ModuleError(f"{path}: missing {', '.join(missing)}")
+    return meta
 
 
 def installed_dir():
@@ -54,13 +87,17 @@ def installed_dir():
 
 def search_dirs():
     """Installed copies first, so `hub install` of a newer version wins over the bundled one."""
-    return [installed_dir(), REPO_MODULES]
+    return [installed_dir(), bundled_dir()]
+
+
+def is_module_folder(folder):
+    return (folder / METADATA_FILE).is_file() and (folder / "module.py").is_file()
 
 
 def find(name):
     for root in search_dirs():
         folder = root / name
-        if (folder / "module.py").is_file():
+        if is_module_folder(folder):
             return folder
     return None
 
@@ -71,40 +108,56 @@ def available():
     for root in reversed(search_dirs()):
         if root.is_dir():
             for folder in sorted(root.iterdir()):
-                if (folder / "module.py").is_file():
+                if is_module_folder(folder):
                     found[folder.name] = folder
     return dict(sorted(found.items()))
+
+
+def unknown_module(name):
+    """The error for a name that is no module, with the closest names as suggestions."""
+    import difflib
+    from .aliases import all_aliases
+    known = list(available()) + list(all_aliases())
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(close)}?" if close else "; see `hub list`"
+    return ModuleError(f"unknown module {name!r}{hint}")
 
 
 _loaded = {}
 
 
 def load_class(folder):
-    """Import folder/module.py and return its module class (the ModuleBase subclass defined there)."""
+    """Import folder/module.py and return its module class (the one ModuleBase subclass defined
+    there), with the folder's module.json set on it as class attributes."""
     folder = Path(folder).resolve()
     if folder in _loaded:
         return _loaded[folder]
+    meta = read_metadata(folder)
     source = folder / "module.py"
     if not source.is_file():
-        raise FileNotFoundError(f"{folder} is not a hub module: no module.py")
+        raise ModuleError(f"{folder} is not a hub module: no module.py")
     mod_name = f"hub_modules.{folder.name}_{abs(hash(str(folder))) % 10**8}"
     spec = importlib.util.spec_from_file_location(mod_name, source)
     py = importlib.util.module_from_spec(spec)
     sys.modules[mod_name] = py
     spec.loader.exec_module(py)
     classes = [c for c in vars(py).values() if isinstance(c, type) and issubclass(c, ModuleBase)
-               and c.__module__ == mod_name and c.name]
+               and c.__module__ == mod_name]
     if len(classes) != 1:
-        raise ImportError(f"{source} must define exactly one module class with a name, found {len(classes)}")
-    _loaded[folder] = classes[0]
-    return classes[0]
+        raise ModuleError(f"{source} must define exactly one module class, found {len(classes)}")
+    cls = classes[0]
+    cls.metadata = meta
+    for key, value in meta.items():
+        setattr(cls, key, value)
+    _loaded[folder] = cls
+    return cls
 
 
 def Module(name=None, directory=None, **kwargs):
     """hub.Module(name=...) or hub.Module(directory=...): an instantiated module.
 
-    directory may also be a folder written by save_inference_model(), which reloads
-    the saved model files.
+    name may be an alias (face, hand, body, ...). directory may also be a folder written by
+    save_inference_model(), which reloads the saved model files.
     """
     if (name is None) == (directory is None):
         raise ValueError("give exactly one of name= or directory=")
@@ -114,10 +167,10 @@ def Module(name=None, directory=None, **kwargs):
         if saved.is_file():
             return _load_saved(directory, json.loads(saved.read_text()), **kwargs)
         return load_class(directory)(**kwargs)
-    folder = find(name)
+    from .aliases import resolve
+    folder = find(resolve(name))
     if folder is None:
-        known = ", ".join(available()) or "none"
-        raise ValueError(f"unknown module {name!r}; available: {known}")
+        raise unknown_module(name)
     return load_class(folder)(**kwargs)
 
 

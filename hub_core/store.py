@@ -12,14 +12,16 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from .errors import HubError
+
 _verified = {}  # (path, size, mtime) -> sha256, so a file is hashed once per process
 
 
-class ModelNotFound(FileNotFoundError):
+class ModelNotFound(HubError, FileNotFoundError):
     pass
 
 
-class ChecksumError(ValueError):
+class ChecksumError(HubError, ValueError):
     pass
 
 
@@ -35,8 +37,11 @@ def mirror_dirs():
     env = os.environ.get("HUB_MODEL_MIRRORS")
     if env is not None:
         return [Path(p) for p in env.split(":") if p]
-    beside_checkout = Path(__file__).resolve().parents[2] / "shared" / "models"
-    return [beside_checkout] if beside_checkout.is_dir() else []
+    checkout = Path(__file__).resolve().parents[1]
+    beside_checkout = checkout.parent / "shared" / "models"
+    if (checkout / "pyproject.toml").is_file() and beside_checkout.is_dir():
+        return [beside_checkout]  # a source checkout with ../shared beside it
+    return []
 
 
 def sha256_of(path):
@@ -70,9 +75,11 @@ def resolve(spec, offline=None):
         return download(url, spec)
     where = ", ".join(str(p) for p in candidates)
     why = f"; present but with the wrong sha256: {', '.join(bad)}" if bad else ""
-    hint = "HUB_OFFLINE=1 forbids downloading" if url else "it has no public URL"
-    raise ModelNotFound(f"model file {name} (sha256 {spec['sha256'][:12]}…) not found in {where}{why}; "
-                        f"{hint}: copy it into {cache_dir()} or set HUB_MODEL_MIRRORS")
+    hint = ("HUB_OFFLINE=1 forbids downloading it" if url else
+            "it was converted for keypoint-hub and has no public URL")
+    raise ModelNotFound(f"model file {name} (sha256 {spec['sha256'][:12]}…) not found in {where}{why}; {hint}: "
+                        f"point HUB_MODEL_MIRRORS at a folder that has it, copy it into {cache_dir()}, or "
+                        f"`hub install` a bundle made by `hub download` on a machine that has it")
 
 
 def download(url, spec, timeout=30):

@@ -194,7 +194,7 @@ def predict_route(served_modules, name):
     visualization = kwargs.pop("visualization", served.default_visualization)
 
     decoded, results = [], [None] * len(sources)
-    for i, (label, decode) in enumerate(sources):
+    for i, (_label, decode) in enumerate(sources):
         try:
             decoded.append((i, decode()))
         except imio.ImageError as e:

@@ -5,7 +5,6 @@ writes the master's pid to $HUB_HOME/serving/<port>.pid. The --config file is Pa
 {"modules_info": {"name": {"init_args": {...}, "predict_args": {...}}}, "port", "workers", "use_gpu",
 "host", "max_body_mb"}; options given on the command line win over the file.
 """
-import argparse
 import json
 import os
 import signal
@@ -15,6 +14,7 @@ import time
 from pathlib import Path
 
 from hub_core import store
+from hub_core.args import Parser, port_number, positive_int
 from hub_core.module import available
 
 DEFAULTS = {"port": 8866, "workers": 1, "use_gpu": False, "host": "127.0.0.1", "max_body_mb": 20.0,
@@ -41,12 +41,12 @@ def port_is_free(host, port):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="hub serving", description="serve modules over HTTP (gunicorn)")
+    parser = Parser(prog="hub serving", description="serve modules over HTTP (gunicorn)")
     sub = parser.add_subparsers(dest="action", metavar="start|stop")
     p = sub.add_parser("start", help="serve modules in the foreground")
     p.add_argument("-m", "--modules", nargs="+", default=None, metavar="MODULE")
-    p.add_argument("-p", "--port", type=int, default=None, help=f"default {DEFAULTS['port']}")
-    p.add_argument("--workers", type=int, default=None, help="worker processes, each with its own models (default 1)")
+    p.add_argument("-p", "--port", type=port_number, default=None, help=f"default {DEFAULTS['port']}")
+    p.add_argument("--workers", type=positive_int, default=None, help="worker processes, each with its own models (default 1)")
     p.add_argument("--use_gpu", action="store_true", default=None)
     p.add_argument("--config", default=None, help="PaddleHub-style JSON config")
     p.add_argument("--host", default=None, help="bind address (default 127.0.0.1, loopback only)")
@@ -54,7 +54,7 @@ def build_parser():
     p.add_argument("--timeout", type=int, default=None, help="seconds before a stuck worker is restarted")
     p.add_argument("--access_log", action="store_true", help="log every request to stderr")
     p = sub.add_parser("stop", help="stop the server started on a port")
-    p.add_argument("-p", "--port", type=int, default=DEFAULTS["port"])
+    p.add_argument("-p", "--port", type=port_number, default=DEFAULTS["port"])
     p.add_argument("--wait", type=float, default=30.0, help="seconds to wait for a graceful stop")
     return parser
 
@@ -122,7 +122,7 @@ def start(args):
                 self.cfg.set(key, value)
 
         def load(self):
-            from serving.app import create_app
+            from hub_core.serving.app import create_app
             return create_app(modules_info, use_gpu=bool(settings["use_gpu"]),
                               max_body_bytes=int(float(settings["max_body_mb"]) * 1024 * 1024))
 

@@ -87,7 +87,7 @@ def test_user_boxes_are_honoured(pose, samples):
     boxes = gt_boxes(anns[:3])
     entry = pose.keypoint_detection(paths=[path, path], boxes=[boxes, []])
     assert len(entry[0]["instances"]) == 3 and entry[1]["instances"] == [] and entry[1]["data"] == []
-    for inst, box, ann in zip(entry[0]["instances"], boxes, anns):
+    for inst, box in zip(entry[0]["instances"], boxes):
         assert np.allclose(inst["box"], box, atol=1e-3) and inst["box_score"] == 1.0
     assert min(oks(i["keypoints"], a) for i, a in zip(entry[0]["instances"], anns)) >= MIN_OKS
 

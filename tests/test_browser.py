@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from serving.process import ServerProcess
+from hub_core.serving.process import ServerProcess
 
 CHROMIUM = Path("/usr/bin/chromium")
 PHOTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "images" / "linzaer_13.jpg"

@@ -7,6 +7,7 @@ import tarfile
 
 import cv2
 import numpy as np
+import pytest
 
 from conftest import DATA, REPO, hub_cmd
 
@@ -92,25 +93,111 @@ def test_install_folder_and_tarball_then_uninstall(tmp_path):
     assert hub("uninstall", "never_installed", env=env).returncode != 0
 
 
-def test_download_then_install_air_gapped(tmp_path):
-    hub("download", "face_landmark_localization", "--output_dir", tmp_path / "pack", check=True)
-    pack = tmp_path / "pack" / "face_landmark_localization"
-    assert (pack / "models" / "mobilefacenet_68.onnx").is_file()
-    # Another machine: no mirror, no network; the weights travel with the folder.
-    env = {"HUB_HOME": str(tmp_path / "other"), "HUB_MODEL_MIRRORS": "", "HUB_OFFLINE": "1"}
-    hub("install", pack, env=env, check=True)
-    cached = tmp_path / "other" / "models" / "mobilefacenet_68.onnx"
-    assert cached.is_file()
-    # The detector was not packed: running needs it, and the error says where it looked.
-    proc = hub("run", "face_landmark_localization", "--input_path", PHOTO, env=env)
-    assert proc.returncode != 0 and "ultraface_rfb_640.onnx" in proc.stderr
-    hub("install", "ultra_light_fast_generic_face_detector_1mb_640", env={**env, "HUB_MODEL_MIRRORS": str(DATA.parent / "models")}, check=True)
-    proc = hub("run", "face_landmark_localization", "--input_path", PHOTO, env=env, check=True)
-    assert len(json.loads(proc.stdout)[0]["data"]) > 20
-
-
 def test_grey_image_through_cli(tmp_path):
     grey = tmp_path / "grey.png"
     cv2.imwrite(str(grey), cv2.cvtColor(cv2.imread(str(DATA / "images" / "linzaer_13.jpg")), cv2.COLOR_BGR2GRAY))
     (entry,) = json.loads(hub("run", "face_landmark_localization", "--input_path", grey, check=True).stdout)
     assert len(entry["data"]) >= 1 and np.array(entry["data"]).shape[1:] == (68, 2)
+
+
+def test_eval_and_benchmark_help():
+    for command in ("eval", "benchmark"):
+        proc = hub(command, "--help", check=True)
+        assert proc.stdout.startswith(f"usage: hub {command}") and "--batch_size" in proc.stdout
+
+
+def test_input_as_positional_argument_and_aliases_everywhere():
+    (entry,) = json.loads(hub("run", "face", DATA / "images" / "linzaer_13.jpg", check=True).stdout)
+    assert len(entry["data"]) >= 2
+    assert json.loads(hub("show", "face", check=True).stdout)["name"] == "face_landmark_localization"
+    proc = hub("eval", "face", "--ann", DATA / "face" / "300w_afw" / "no_such.json")
+    assert proc.returncode != 0 and "unknown module" not in proc.stderr and "no_such.json" in proc.stderr
+
+
+@pytest.mark.parametrize("args", [["run", "face", PHOTO, "--batch_size", "0"],
+                                  ["run", "face", PHOTO, "--det_every", "0"],
+                                  ["run", "face", PHOTO, "--radius", "-1"],
+                                  ["run", "face", PHOTO, "--thickness", "-2"],
+                                  ["serving", "start", "-m", "face_landmark_localization", "-p", "-5"],
+                                  ["serving", "stop", "-p", "70000"]])
+def test_numbers_are_checked_in_one_line(args):
+    proc = hub(*args)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_visualization_without_output_dir_uses_the_module_folder(tmp_path):
+    proc = subprocess.run(hub_cmd() + ["run", "face", str(PHOTO), "--visualization"], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    drawn = tmp_path / "face_landmark_output" / PHOTO.name
+    assert drawn.is_file() and "face_landmark_output" in proc.stderr
+    # Results went to a file: stdout says one line per input, not the whole JSON.
+    assert proc.stdout.strip().splitlines() == [f"{PHOTO}: {_count_faces(proc)} instances -> "
+                                                f"face_landmark_output/{PHOTO.name}"]
+
+
+def _count_faces(proc):
+    return int(proc.stdout.split(": ")[1].split(" ")[0])
+
+
+def test_summary_line_per_input_when_writing_files(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("linzaer_13.jpg", "nanodet_dog.jpg"):
+        shutil.copy(DATA / "images" / name, folder / name)
+    (folder / "notes.txt").write_text("not an image")
+    proc = hub("run", "face", folder, "--output_dir", tmp_path / "out", "--save_predictions", check=True)
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith(str(folder / "linzaer_13.jpg")) and "instances" in lines[0]
+    assert proc.stderr.count("notes.txt") == 1 and "Warning" not in proc.stderr
+
+
+def test_output_piped_into_head_ends_quietly():
+    for command in ("list --json", f"run face {PHOTO}"):
+        cmd = " ".join(hub_cmd()) + f" {command} | head -1"
+        proc = subprocess.run(cmd, shell=True, capture_output=True, text=True, cwd=REPO, timeout=300)
+        assert proc.stdout.strip() in ("[", "[\n") and "Traceback" not in proc.stderr and "Broken" not in proc.stderr
+
+
+def test_unknown_module_suggests_names_and_errors_are_one_line():
+    proc = hub("run", "face_landmark_localisation", PHOTO)
+    assert proc.returncode == 1 and "did you mean face_landmark_localization" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    proc = hub("--debug", "run", "face_landmark_localisation", PHOTO)
+    assert "Traceback" in proc.stderr and "ModuleError" in proc.stderr
+
+
+def test_errors_share_one_base_class(tmp_path):
+    import hub_core as hub_api
+    from hub_core import store
+    from hub_core.module import ModuleError
+    from hub_core.evaluate import AnnotationError
+    for error in (hub_api.ImageError, store.ModelNotFound, store.ChecksumError, ModuleError, AnnotationError):
+        assert issubclass(error, hub_api.HubError), error
+    with pytest.raises(hub_api.HubError, match="did you mean"):
+        hub_api.Module(name="human_pose_estimatoin")
+    with pytest.raises(hub_api.HubError, match="no_such.jpg"):
+        hub_api.Module(name="face").keypoint_detection(paths=[str(tmp_path / "no_such.jpg")], strict=True)
+
+
+def test_list_and_show_read_metadata_without_running_module_code(tmp_path):
+    folder = tmp_path / "home" / "modules" / "marker_module"
+    folder.mkdir(parents=True)
+    meta = json.loads((REPO / "modules" / "whole_image_detector" / "module.json").read_text())
+    (folder / "module.json").write_text(json.dumps({**meta, "name": "marker_module", "aliases": ["marker"]}))
+    marker = tmp_path / "imported"
+    (folder / "module.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    env = {"HUB_HOME": str(tmp_path / "home")}
+    listed = json.loads(hub("list", "--json", env=env, check=True).stdout)
+    assert {"name": "marker_module", "version": meta["version"], "type": meta["type"], "source": "installed"} in listed
+    assert json.loads(hub("show", "marker", env=env, check=True).stdout)["name"] == "marker_module"
+    assert not marker.exists()
+
+
+def test_checksum_prints_a_model_files_entry():
+    model = DATA.parent / "models" / "pfld_68.onnx"
+    spec = json.loads(hub("checksum", model, check=True).stdout)["pfld_68"]
+    meta = json.loads((REPO / "modules" / "face_landmark_localization" / "module.json").read_text())
+    expected = meta["model_files"]["pfld_68"]
+    assert (spec["file"], spec["sha256"], spec["size"]) == (expected["file"], expected["sha256"], expected["size"])

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from hub_core import images as imio
-from serving.process import ServerProcess
+from hub_core.serving.process import ServerProcess
 
 IMAGES = Path(__file__).resolve().parents[2] / "shared" / "data" / "images"
 ONE_FACE = IMAGES / "linzaer_13.jpg"
@@ -248,7 +248,7 @@ def test_config_file(tmp_path):
 
 def test_start_refuses_unknown_module_and_busy_port(tmp_path):
     import subprocess
-    from serving.process import hub_command
+    from hub_core.serving.process import hub_command
     env = {**server_env(tmp_path), "PATH": __import__("os").environ["PATH"]}
     unknown = subprocess.run(hub_command() + ["serving", "start", "-m", "nope", "-p", "1"], env=env,
                              capture_output=True, text=True, timeout=60)

@@ -52,7 +52,7 @@ def run(args, log=print):
         import torch  # noqa: F401
         import onnx  # noqa: F401
     except ImportError as e:
-        raise RuntimeError(f"hub finetune needs torch and onnx ({e}); install them with pip install -e \".[train]\"")
+        raise RuntimeError(f"hub finetune needs torch and onnx ({e}); install them with pip install -e \".[train]\"") from None
     from ..module import Module
     from . import data, export, train
 

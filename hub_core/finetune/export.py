@@ -1,6 +1,5 @@
 """ONNX export of a trained model and the installable module folder `hub finetune` writes around it."""
 import json
-import pprint
 import re
 from pathlib import Path
 
@@ -8,22 +7,14 @@ import numpy as np
 import torch
 
 from .. import store
+from .runtime import ANIMAL_CLASSES
 
 MODULE_TEMPLATE = '''"""{summary}"""
 from hub_core.finetune.runtime import FinetunedKeypointModule
 
 
 class {class_name}(FinetunedKeypointModule):
-    name = {name!r}
-    version = "1.0.0"
-    summary = {summary!r}
-    license = {license!r}
-    author = "hub finetune"
-    default_detector = {detector!r}
     crop_padding = {padding!r}
-    model_files = {{
-        "keypoint": {spec},
-    }}
 '''
 
 
@@ -54,10 +45,16 @@ def write_module(folder, name, meta, onnx_path, detector, padding, card, license
     folder = Path(folder)
     onnx_path = Path(onnx_path)
     spec = {"file": onnx_path.name, "sha256": store.sha256_of(onnx_path), "size": onnx_path.stat().st_size,
-            "url": None, "origin": f"hub finetune ({folder.name}/models/{onnx_path.name})", "license": license_text}
-    (folder / "module.py").write_text(MODULE_TEMPLATE.format(
-        summary=summary, class_name=class_name(name), name=name, license=license_text, detector=detector,
-        padding=float(padding), spec=pprint.pformat(spec, indent=1, width=100, sort_dicts=False).replace("\n", "\n" + " " * 21)))
+            "url": None, "converted": False, "origin": f"hub finetune ({folder.name}/models/{onnx_path.name})", "license": license_text}
+    (folder / "module.py").write_text(MODULE_TEMPLATE.format(summary=summary, class_name=class_name(name),
+                                                             padding=float(padding)))
+    default_detector = {"name": detector}
+    if detector == "yolox_nano_coco":
+        default_detector["classes"] = ANIMAL_CLASSES
+    metadata = {"name": name, "version": "1.0.0", "type": "keypoint_detection", "summary": summary,
+                "license": license_text, "author": "hub finetune", "default_detector": default_detector,
+                "aliases": [], "model_files": {"keypoint": spec}}
+    (folder / "module.json").write_text(json.dumps(metadata, indent=2, ensure_ascii=False) + "\n")
     (folder / "keypoints.json").write_text(json.dumps(meta, indent=1) + "\n")
     (folder / "README.md").write_text(card)
     return spec

@@ -22,10 +22,9 @@ def detector_module(name, threads=None):
 
 
 class FinetunedKeypointModule(KeypointModule):
-    """Subclasses set name, model_files {'keypoint': spec}, default_detector and crop_padding.
+    """Subclasses set crop_padding; module.json gives model_files {'keypoint': spec} and default_detector.
 
     Model files are looked up in <module>/models/ first (where `hub finetune` writes them), then in the store."""
-    default_detector = WHOLE_IMAGE
     default_output_dir = "animal_pose_output"
     export_folder = "keypoint"
     crop_padding = 1.0  # box scale about its centre before the crop (1.0: the detector box as is)
@@ -37,12 +36,6 @@ class FinetunedKeypointModule(KeypointModule):
         self.decode = decode
         self.flip_test = bool(flip_test)
         self.options = {"decode": decode, "flip_test": self.flip_test}
-
-    @property
-    def detector(self):
-        if self._detector is None:
-            self._detector = detector_module(self.default_detector, self.threads)
-        return self._detector
 
     def set_detector(self, module):
         super().set_detector(detector_module(module, self.threads) if isinstance(module, str) else module)

@@ -11,26 +11,9 @@ HERE = Path(__file__).resolve().parent
 
 
 class AnimalPoseEstimation(FinetunedKeypointModule):
-    name = "animal_pose_estimation"
-    version = "1.0.0"
-    summary = ("Animal keypoints: whole-image or YOLOX-nano animal boxes + a top-down keypoint model (default: "
-               "4-point top-view mouse; keypoint_model= for AP-10K 17-point ONNX models, heatmap or SimCC).")
-    license = "model: LGPL-3.0 (trained on DeepLabCut example data) + Apache-2.0 (PP-TinyPose start); code MIT"
-    default_detector = "whole_image_detector"
     default_output_dir = "animal_pose_output"
     crop_padding = 1.0
     animal_classes = ANIMAL_CLASSES
-    model_files = {
-        "keypoint": {
-            "file": "animal_mouse_openfield.onnx",
-            "sha256": "711adb890e9f1380b24496f5a3fec6ef8c422e5ed6419fc5fbfb00330f451224",
-            "size": 5426527,
-            "url": None,
-            "origin": "hub finetune of PP-TinyPose (human_pose_estimation) on DeepLabCut openfield-Pranav-2018-10-30 "
-                      "m4s1 (96 of 116 frames, seed 0); modules/animal_pose_estimation/models/",
-            "license": "LGPL-3.0 (training data) / Apache-2.0 (PP-TinyPose start)",
-        }
-    }
 
     def __init__(self, animal_detector_module=None, keypoint_model=None, keypoint_meta=None, padding=None,
                  decode="dark", flip_test=False, detector=None, model_paths=None, threads=None):

@@ -15,32 +15,8 @@ LANDMARK_MODELS = {
 
 
 class FaceLandmarkLocalization(KeypointModule):
-    name = "face_landmark_localization"
-    version = "1.1.0"
-    summary = "68 iBUG face landmarks per face (UltraLight face detector + MobileFaceNet-68 landmarks)."
-    license = "none stated by the weights' author (research use); code MIT"
-    default_detector = "ultra_light_fast_generic_face_detector_1mb_640"
     default_output_dir = "face_landmark_output"
     export_folder = "face_landmark"
-    model_files = {
-        "mobilefacenet_68": {
-            "file": "mobilefacenet_68.onnx",
-            "sha256": "10440965066a1521136a4bde0286fcfa55d0cd4bb2a62233894671ed41fbff23",
-            "size": 4012806,
-            "url": None,
-            "origin": "cunjian/pytorch_face_landmark@6f34bf9 openvino/mobilefacenet.{xml,bin}, converted to ONNX",
-            "license": "none stated by the author; research use",
-        },
-        "pfld_68": {
-            "file": "pfld_68.onnx",
-            "sha256": "7d7bbd5c6a1d9272e58d9773898284a1905d872eba9a662df9b5f20f1ba6f83e",
-            "size": 2987921,
-            "url": "https://raw.githubusercontent.com/cunjian/pytorch_face_landmark/"
-                   "6f34bf9f034aa2f521952f825e6ccc567deb42d6/onnx/pfld.onnx",
-            "origin": "cunjian/pytorch_face_landmark@6f34bf9 onnx/pfld.onnx",
-            "license": "none stated by the author; research use",
-        },
-    }
 
     def __init__(self, face_detector_module=None, landmark_model="mobilefacenet_68", detector=None, **kwargs):
         if landmark_model not in LANDMARK_MODELS:

@@ -13,31 +13,8 @@ MEDIAPIPE = "PyPI mediapipe 0.10.14 mediapipe/modules/hand_landmark/{}.tflite, c
 
 
 class HandPoseLocalization(KeypointModule):
-    name = "hand_pose_localization"
-    version = "1.0.0"
-    summary = "21 hand keypoints, handedness and presence per hand (MediaPipe palm detector + hand landmark)."
-    license = "Apache-2.0"
-    default_detector = "palm_detection"
     default_output_dir = "hand_pose_output"
     export_folder = "hand_landmark"
-    model_files = {
-        "hand_landmark_full": {
-            "file": "hand_landmark_full.onnx",
-            "sha256": "3ac2949fdd7f62227423be2e184a3dd3e7da04131d7819c7dc7d2bfe3a1e8573",
-            "size": 10903202,
-            "url": None,
-            "origin": MEDIAPIPE.format("hand_landmark_full"),
-            "license": "Apache-2.0",
-        },
-        "hand_landmark_lite": {
-            "file": "hand_landmark_lite.onnx",
-            "sha256": "09c1fc666f67a0b963ef2ef4dbfb854a5cc7531a7af39c92812b7318eea933b4",
-            "size": 4087999,
-            "url": None,
-            "origin": MEDIAPIPE.format("hand_landmark_lite"),
-            "license": "Apache-2.0",
-        },
-    }
 
     def __init__(self, hand_detector_module=None, model="full", max_hands=2, min_presence=0.5, box_scale=1.5,
                  detector=None, **kwargs):

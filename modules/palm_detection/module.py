@@ -9,31 +9,8 @@ MEDIAPIPE = "PyPI mediapipe 0.10.14 mediapipe/modules/palm_detection/{}.tflite, 
 
 
 class PalmDetection(DetectorModule):
-    name = "palm_detection"
-    version = "1.0.0"
-    type = "hand_detection"
-    summary = "Palm (hand) boxes and 7 palm keypoints from MediaPipe's palm detector (full or lite), 192x192."
-    license = "Apache-2.0"
     labels = ["hand"]
     thresholds = {"score_threshold": 0.5, "iou_threshold": 0.3}
-    model_files = {
-        "palm_detection_full": {
-            "file": "palm_detection_full.onnx",
-            "sha256": "de988dee37912ebe94df9d1e10bf654fb6db6d045796003fbfb190858b09ca93",
-            "size": 4589380,
-            "url": None,
-            "origin": MEDIAPIPE.format("palm_detection_full"),
-            "license": "Apache-2.0",
-        },
-        "palm_detection_lite": {
-            "file": "palm_detection_lite.onnx",
-            "sha256": "ed46e1e2e1aa3fe68ad3ba78fce3ea5533f043b40b8ee52ee5506be0f48063c6",
-            "size": 3891293,
-            "url": None,
-            "origin": MEDIAPIPE.format("palm_detection_lite"),
-            "license": "Apache-2.0",
-        },
-    }
 
     def __init__(self, variant=None, **kwargs):
         if variant is None:  # a reloaded export names its model file only; pick the variant from it

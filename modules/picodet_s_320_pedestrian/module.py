@@ -4,23 +4,7 @@ from hub_core.nets.picodet import PicoDet
 
 
 class PicodetS320Pedestrian(DetectorModule):
-    name = "picodet_s_320_pedestrian"
-    version = "1.0.0"
-    type = "object_detection"
-    summary = "Person boxes from PP-PicoDet-S 320 LCNet pedestrian (input 320x320, stretched)."
-    license = "Apache-2.0 (PaddleDetection); the converted file's deploy repo states no licence"
     labels = ["person"]
-    model_files = {
-        "picodet_s_320_lcnet_pedestrian": {
-            "file": "picodet_s_320_lcnet_pedestrian.onnx",
-            "sha256": "22365459b7daf4743b0fd26313da0020f2dbd443a608e26f5f12a77d26108d3e",
-            "size": 4664929,
-            "url": None,
-            "origin": "guojin-yan/Csharp_and_OpenVINO_deploy_PP-TinyPose@0f6a484 model/picodet_v2_s_320_pedestrian/"
-                      "ir_fp16 (PaddleDetection PP-PicoDet, exported without NMS), OpenVINO IR converted to ONNX",
-            "license": "Apache-2.0 origin; deploy repo states no licence",
-        }
-    }
     thresholds = {"score_threshold": 0.4, "iou_threshold": 0.5}
 
     def build_net(self, use_gpu):

@@ -5,11 +5,6 @@ from hub_core.detector import DetectorModule
 
 
 class WholeImageDetector(DetectorModule):
-    name = "whole_image_detector"
-    version = "1.0.0"
-    type = "object_detection"
-    summary = "One box per image covering the whole image (score 1): for single-animal videos and crops."
-    license = "MIT"
     labels = ["animal", "object"]
     thresholds = {"label": "animal"}  # the label the box carries
 

@@ -16,24 +16,7 @@ COCO_CLASSES = [
 
 
 class YoloxNanoCoco(DetectorModule):
-    name = "yolox_nano_coco"
-    version = "1.0.0"
-    type = "object_detection"
-    summary = "Boxes of the 80 COCO classes from YOLOX-nano (input 416x416); the person detector of the body modules."
-    license = "Apache-2.0"
     labels = COCO_CLASSES
-    model_files = {
-        "yolox_nano_416x416": {
-            "file": "yolox_nano_416x416.onnx",
-            "sha256": "695e750a5d5754bb5a8d5325643b59282191a7e7a564e435a415fd3c578eab14",
-            "size": 3660092,
-            "url": "https://raw.githubusercontent.com/Kazuhito00/Detection-PoseEstimation-Pipeline/"
-                   "7121ff80014612e72c5ebb950e698bd5b1ac53f2/Detector/yolox/model/yolox_nano_416x416.onnx",
-            "origin": "Kazuhito00/Detection-PoseEstimation-Pipeline@7121ff8 Detector/yolox/model/yolox_nano_416x416.onnx "
-                      "(YOLOX, Megvii)",
-            "license": "Apache-2.0",
-        }
-    }
     # classes: None (all) or a list of class names / indices that detect() returns.
     thresholds = {"score_threshold": 0.25, "iou_threshold": 0.45, "classes": None}
 
