@@ -87,7 +87,7 @@ def test_finetune_end_to_end(tmp_path):
     proc = subprocess.run(hub_cmd() + ["finetune", "--ann", str(MOUSE_CSV), "--images", str(MOUSE), "--keypoints",
                                        str(MOUSE_META), "--out", str(out), "--epochs", "2", "--limit", "12",
                                        "--val_split", "4", "--input_size", "256x192", "--quiet"],
-                          capture_output=True, text=True, timeout=240)
+                          capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr
     losses = [float(line.split("train_loss ")[1].split()[0]) for line in proc.stdout.splitlines()
               if line.startswith("epoch ")]
