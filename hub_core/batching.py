@@ -1,7 +1,11 @@
-"""Run a per-chunk function over user inputs: one entry per input, in order, bad inputs isolated."""
+"""Run a per-chunk function over user inputs: one entry per input, in order, bad inputs isolated.
+
+Every input is an Item made once where it enters (the Python API, hub.infer's sources, serving's request)
+and carried to its result: its name is what every message about it says."""
 import logging
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import images as imio
@@ -9,18 +13,31 @@ from . import images as imio
 log = logging.getLogger("hub")
 
 
+@dataclass(frozen=True)
+class Item:
+    name: str              # how messages name it: "images[0]", "paths[1] 'b.jpg'", "clip.mp4#12"
+    source: object         # an array, a path, encoded bytes, or the ImageError that loading it gave
+    path: str = None       # what its entry reports as 'path'
+    index: int = 0         # its position in the call, for names of files written for it
+
+    def load(self):
+        if isinstance(self.source, imio.ImageError):
+            raise self.source
+        return imio.load(self.source, self.name)
+
+
 def gather(images=None, paths=None):
-    """[(name, source, path_or_None)] for images (arrays) then paths, in input order."""
+    """Items for images (arrays, or Items made by the caller) then paths, in input order."""
     items = []
     if images is not None:
         if not isinstance(images, (list, tuple)):
             images = [images]
-        items += [(f"images[{i}]", im, None) for i, im in enumerate(images)]
+        items += [im if isinstance(im, Item) else Item(f"images[{i}]", im) for i, im in enumerate(images)]
     if paths is not None:
         if isinstance(paths, (str, Path)):
             paths = [paths]
-        items += [(f"paths[{i}] {str(p)!r}", p, str(p)) for i, p in enumerate(paths)]
-    return items
+        items += [Item(f"paths[{i}] {str(p)!r}", p, str(p)) for i, p in enumerate(paths)]
+    return [item if item.index == i else Item(item.name, item.source, item.path, i) for i, item in enumerate(items)]
 
 
 def error_entry(path, message):
@@ -32,7 +49,7 @@ def run(items, batch_size, process, strict=False):
 
     Each chunk of batch_size decodable inputs is processed together; an input that
     fails to load, or an image that makes processing fail, gets an entry with an
-    'error' and the rest of the batch goes on. strict=True raises on the first error.
+    'error' naming it and the rest of the batch goes on. strict=True raises on the first error.
     """
     results = [None] * len(items)
     batch_size = max(1, int(batch_size))
@@ -48,7 +65,7 @@ def run(items, batch_size, process, strict=False):
         except Exception:
             if strict:
                 raise
-            entries = [_single(process, items, i, im) for i, im in pending]  # isolate the culprit
+            entries = [_single(process, items[i], im) for i, im in pending]  # isolate the culprit
         for i, entry in zip(idx, entries):
             results[i] = entry
         pending.clear()
@@ -57,7 +74,7 @@ def run(items, batch_size, process, strict=False):
         if isinstance(loaded, imio.ImageError):
             if strict:
                 raise loaded
-            results[i] = error_entry(items[i][2], str(loaded))
+            results[i] = error_entry(items[i].path, str(loaded))
         else:
             pending.append((i, loaded))
         if len(pending) >= batch_size:
@@ -68,7 +85,7 @@ def run(items, batch_size, process, strict=False):
 
 def _load(item):
     try:
-        return imio.load(item[1], item[0])
+        return item.load()
     except imio.ImageError as e:
         return e
 
@@ -92,10 +109,9 @@ def _prefetch(items, lookahead):
                 queue.append(pool.submit(_load, item))
 
 
-def _single(process, items, i, image):
-    name, _, path = items[i]
+def _single(process, item, image):
     try:
-        return process([image], [items[i]])[0]
+        return process([image], [item])[0]
     except Exception as e:
-        log.exception("processing %s failed", name)
-        return error_entry(path, f"{name}: processing failed: {type(e).__name__}: {e}")
+        log.exception("processing %s failed", item.name)
+        return error_entry(item.path, f"{item.name}: processing failed: {type(e).__name__}: {e}")

@@ -15,7 +15,7 @@ import numpy as np
 from . import images as imio
 from . import video as vid
 from .aliases import resolve
-from .batching import error_entry
+from .batching import Item
 from .module import Module
 
 
@@ -104,25 +104,14 @@ class _Runner:
         self.module, self.kwargs = module, kwargs
         self.keypoint = is_keypoint_module(module)
 
-    def __call__(self, images, metas, boxes=None):
-        """Entries for a batch of (image or ImageError), with each meta's fields added."""
-        good = [i for i, im in enumerate(images) if not isinstance(im, imio.ImageError)]
-        entries = [None] * len(images)
-        if good:
-            imgs = [images[i] for i in good]
-            if self.keypoint:
-                out = self.module.keypoint_detection(images=imgs, batch_size=len(imgs), boxes=boxes, **self.kwargs)
-            else:
-                out = self.module.predict(images=imgs, batch_size=len(imgs), **self.kwargs)
-            for i, e in zip(good, out):
-                entries[i] = e
-        for i, (im, meta) in enumerate(zip(images, metas)):
-            if isinstance(im, imio.ImageError):
-                entries[i] = error_entry(meta["path"], str(im))
-            entry = entries[i]
-            if "error" in entry and meta["path"] and entry["error"].startswith("images[0]"):
-                entry["error"] = meta["path"] + entry["error"][len("images[0]"):]
-            entry.update({k: v for k, v in meta.items() if k != "name"})
+    def __call__(self, items, metas, boxes=None):
+        """Entries for a batch of Items (a failed load is an Item holding its ImageError), each meta's fields added."""
+        if self.keypoint:
+            entries = self.module.keypoint_detection(images=items, batch_size=len(items), boxes=boxes, **self.kwargs)
+        else:
+            entries = self.module.predict(images=items, batch_size=len(items), **self.kwargs)
+        for entry, meta in zip(entries, metas):
+            entry.update(meta)
         return entries
 
 
@@ -141,14 +130,13 @@ def infer(module, inputs, batch_size=1, det_every=1, smooth=False, smooth_min_cu
         module = Module(name=resolve(module))
     run = _Runner(module, kwargs)
     batch_size = max(1, int(batch_size))
-    pending = []  # (image, meta)
+    pending = []  # Items
 
     def flush():
         if not pending:
             return
-        entries = run([im for im, _ in pending], [m for _, m in pending])
-        for (im, meta), entry in zip(pending, entries):
-            yield (meta["name"], entry, im) if with_images else (meta["name"], entry)
+        for item, entry in zip(pending, run(pending, [{}] * len(pending))):
+            yield (item.name, entry, item.source) if with_images else (item.name, entry)
         pending.clear()
 
     for src in sources(inputs):
@@ -156,7 +144,7 @@ def infer(module, inputs, batch_size=1, det_every=1, smooth=False, smooth_min_cu
             yield from flush()
             yield from _video(run, src, batch_size, det_every, smooth, smooth_min_cutoff, smooth_beta, with_images)
             continue
-        pending.append((_load(src), {"name": src.name, "path": src.path}))
+        pending.append(Item(src.name, _load(src), src.path))
         if len(pending) >= batch_size:
             yield from flush()
     yield from flush()
@@ -170,17 +158,16 @@ def _video(run, src, batch_size, det_every, smooth, min_cutoff, beta, with_image
     chunk = []
 
     def process():
-        metas = [{"name": f"{src.name}#{fid}", "path": src.path, "frame_id": fid, "timestamp": ts}
-                 for fid, ts, _ in chunk]
-        frames = [f for _, _, f in chunk]
+        items = [Item(f"{src.name}#{fid}", frame, src.path) for fid, _, frame in chunk]
+        metas = [{"frame_id": fid, "timestamp": ts} for fid, ts, _ in chunk]
         boxes = None
         if det_every > 1 and chunk[0][0] % det_every and tracker.last:
-            h, w = frames[0].shape[:2]
+            h, w = items[0].source.shape[:2]
             boxes = [tracker.next_boxes((w, h))]
-        for frame, meta, entry in zip(frames, metas, run(frames, metas, boxes)):
+        for item, meta, entry in zip(items, metas, run(items, metas, boxes)):
             if tracker is not None and "error" not in entry:
                 tracker.update(entry, meta["timestamp"])
-            yield (meta["name"], entry, frame) if with_images else (meta["name"], entry)
+            yield (item.name, entry, item.source) if with_images else (item.name, entry)
         chunk.clear()
 
     for fid, ts, frame in vid.read_frames(src.item):

@@ -1,77 +1,147 @@
-"""Top-down keypoint modules: a swappable detector finds instances, a keypoint network
-places the points. Subclasses implement build_net() and estimate()."""
+"""The top-down keypoint module: a swappable detector finds the instances, a keypoint network places the points
+on each instance's crop. A module is a configuration of it: its model files, its default detector (data), and
+where they differ from the generic ones its network (build_net) and its instance score (instance_scores)."""
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from . import batching, draw
-from .detector import DetectorModule
+from . import batching, draw, images as imio, store
+from .detector import DetectorModule, Detections, detections_of
+from .engine import stages
 from .geometry import warp_crops
 from .module import Module, ModuleBase
+from .nets.heatmap import DECODES
+from .nets.topdown_pose import TopDownPose
 
 RESULT_SCHEMA_VERSION = "1.0"
 
 
 class KeypointModule(ModuleBase):
     type = "keypoint_detection"
-    default_output_dir = "keypoint_output"
-    export_folder = "keypoint"    # save_inference_model sub-folder of the keypoint model
+    detector_settings = {}      # {detector name: settings} used when a detector is given by its name
+    default_output_dir = None   # where visualisations go (default: <name>_output)
+    export_folder = "keypoint"  # save_inference_model sub-folder of the keypoint model
+    crop_padding = 1.25         # the generic network's box scale about its centre
+    call_options = {"decode": "dark", "flip_test": False}  # keypoint_detection() options; constructor defaults
 
-    def __init__(self, detector=None, model_paths=None, threads=None):
+    def __init__(self, detector=None, model_paths=None, threads=None, **options):
         super().__init__(model_paths)
         self.meta = json.loads((self.directory / "keypoints.json").read_text())
         self.threads = threads
-        self.options = {}         # constructor options that save_inference_model records
+        self.call_options = self.checked_options(options)
+        self.options = dict(self.call_options)  # constructor options that save_inference_model records
+        self.default_output_dir = self.default_output_dir or f"{self.name}_output"
         self._detector = None
         if detector is not None:
             self.set_detector(detector)
+
+    def checked_options(self, options):
+        """The call options with these set; an unknown name is a TypeError naming it."""
+        unknown = sorted(set(options) - set(type(self).call_options))
+        if unknown:
+            raise TypeError(f"{self.name}: unknown option(s) {', '.join(map(repr, unknown))}; "
+                            f"known: {', '.join(sorted(type(self).call_options)) or 'none'}")
+        if options.get("decode", DECODES[0]) not in DECODES:
+            raise ValueError(f"decode must be one of {DECODES}, got {options['decode']!r}")
+        return {**self.call_options, **options}
+
+    @property
+    def decode(self):
+        return self.call_options.get("decode")
+
+    @property
+    def flip_test(self):
+        return self.call_options.get("flip_test")
 
     # --- detector -------------------------------------------------------------------
     @property
     def detector(self):
         if self._detector is None:
-            self._detector = Module(**self.default_detector, threads=self.threads)  # {"name", options}
+            spec = self.default_detector
+            self._detector = Module(**(spec if isinstance(spec, dict) else {"name": spec}), threads=self.threads)
         return self._detector
 
     def set_detector(self, module):
+        """A detector module, any object with the detector protocol, or a detector module's name."""
         if isinstance(module, str):
-            module = Module(name=module, threads=self.threads)
+            module = Module(name=module, threads=self.threads, **self.detector_settings.get(module, {}))
         if not callable(getattr(module, "detect", None)):
             raise TypeError(f"{type(module).__name__} is not a detector: it has no detect(images) method")
         self._detector = module
 
+    def detect(self, images, use_gpu=False):
+        """Per image the Detections handed to estimate()."""
+        return detections_of(self.detector, images, use_gpu)
+
+    # --- the keypoint network -------------------------------------------------------
     def active_models(self):
         """Keys of model_files this instance runs (what save_inference_model copies)."""
         return list(self.model_files)
 
+    def model_path(self, key):
+        """A module's own models/ folder (where `hub finetune` writes them) first, then the store."""
+        if key not in self._model_paths and key in self.model_files:
+            shipped = self.directory / "models" / self.model_files[key]["file"]
+            if shipped.is_file() and store.sha256_of(shipped) == self.model_files[key]["sha256"]:
+                return shipped
+        return super().model_path(key)
+
+    def build_net(self, use_gpu):
+        net = TopDownPose(self.model_path(self.active_models()[0]), self.meta.get("flip_pairs", []), use_gpu,
+                          self.threads, padding=self.crop_padding)
+        k = len(self.meta["keypoints"])
+        if net.num_keypoints not in (None, k):
+            raise ValueError(f"{self.name}: the keypoint model predicts {net.num_keypoints} keypoints, its meta "
+                             f"names {k}")
+        return net
+
     def export_spec(self):
         """JSON-able pre/post-processing description written beside the exported model."""
-        return {}
-
-    def detect(self, images, use_gpu=False):
-        """Per image (N, 6+) detections handed to estimate(); columns past 6 are the subclass's own."""
-        return self.detector.detect(images, use_gpu=use_gpu)
+        return {"input": f"detector box scaled {self.crop_padding} about its centre, padded to the model input's "
+                         "aspect, affine-warped to the input size (bilinear, black border); RGB, (x/255 - ImageNet "
+                         "mean) / ImageNet std, NCHW float32",
+                "output": "heatmaps (N, K, H, W) or SimCC (N, K, Wx), (N, K, Hy), told apart by rank",
+                "decoding": "heatmaps: argmax + DARK or 0.25-cell offset, x stride; SimCC: argmax / split ratio; "
+                            "inverse affine to the image; score = map maximum (SimCC: lower of the two)",
+                **self.call_options, "padding": self.crop_padding}
 
     def estimate(self, images, detections, use_gpu=False, **options):
-        """Per image a list of instance dicts {'keypoints' (K,2), 'keypoint_scores' (K,) or None, ...}."""
-        raise NotImplementedError
+        """Per image a list of instance dicts {'keypoints' (K,2), 'keypoint_scores' (K,) or None[, 'score']}:
+        every instance of the chunk cropped, and run through the network, at once."""
+        net = self.net(use_gpu)
+        transforms = [net.transforms(det.boxes) for det in detections]
+        found = net(crop_instances(images, transforms, net.crop_size), np.concatenate(transforms), **options)
+        scores = self.instance_scores(found.scores, np.concatenate([det.scores for det in detections]))
+        return [[{"keypoints": found.points[i],
+                  "keypoint_scores": None if found.scores is None else found.scores[i],
+                  **({} if scores is None else {"score": float(scores[i])})} for i in rows]
+                for rows in image_ranges(transforms)]
 
-    # --- the public call ------------------------------------------------------------
+    def instance_scores(self, keypoint_scores, box_scores):
+        """(N,) instance scores, or None: mean keypoint score x box score."""
+        return None if keypoint_scores is None else keypoint_scores.mean(1) * box_scores
+
+    def finish(self, det, instances):
+        """One image's detections and instances as they are reported (a module may drop or re-box some)."""
+        return det, instances
+
+    # --- the public calls -----------------------------------------------------------
     def keypoint_detection(self, images=None, paths=None, batch_size=1, use_gpu=False, output_dir=None,
                            visualization=False, boxes=None, strict=False, **options):
         """One entry per input image, in order:
         {'data': [[[x, y], ...] per instance], 'instances': [{'box', 'box_score', 'label', 'keypoints',
         'keypoint_scores'}], 'path', 'image_size': {'width', 'height'}[, 'save_path'][, 'error']}.
 
-        boxes: optional per-image lists of [x1, y1, x2, y2(, score)] that replace the detector.
+        boxes: optional per-image lists of [x1, y1, x2, y2(, score)] that replace the detector (label 'object').
         strict: raise on the first bad input instead of returning an entry with 'error'.
         """
+        options = self.checked_options(options)
         items = batching.gather(images, paths)
         if boxes is not None and len(boxes) != len(items):
             raise ValueError(f"boxes has {len(boxes)} entries for {len(items)} images")
-        position = {item[0]: i for i, item in enumerate(items)}
         output_dir = output_dir or self.default_output_dir
         used_names = set()
         self.net(use_gpu)  # configuration errors (no CUDA, missing model file) raise here, not per image
@@ -80,16 +150,16 @@ class KeypointModule(ModuleBase):
 
         def process(imgs, chunk):
             if boxes is None:
-                dets = self.detect(imgs, use_gpu)
+                with stages("detector"):
+                    dets = self.detect(imgs, use_gpu)
             else:
-                dets = [user_boxes(boxes[position[name]], name) for name, _, _ in chunk]
-            per_image = self.estimate(imgs, dets, use_gpu, **options)
+                dets = [Detections.given(boxes[item.index], item.name) for item in chunk]
             entries = []
-            for image, (name, _, path), det, instances in zip(imgs, chunk, dets, per_image):
-                entry = self.entry(image, path, det, instances)
+            for image, item, det, instances in zip(imgs, chunk, dets, self.estimate(imgs, dets, use_gpu, **options)):
+                entry = self.entry(image, item.path, *self.finish(det, instances))
                 if visualization:
                     entry["save_path"] = draw.save(draw.draw(image, entry, self.meta), output_dir,
-                                                   path or f"image_{position[name]}", used_names)
+                                                   item.path or f"image_{item.index}", used_names)
                 entries.append(entry)
             return entries
 
@@ -97,15 +167,30 @@ class KeypointModule(ModuleBase):
 
     predict = keypoint_detection  # the generic entry point used by `hub run` and serving
 
+    def __call__(self, image, boxes=None, use_gpu=False, **options):
+        """One BGR image (an array) -> arrays, unrounded: {'boxes' (N,4), 'box_scores' (N,), 'labels' [N],
+        'keypoints' (N,K,2), 'keypoint_scores' (N,K) or None, 'scores' (N,) instance scores or None}."""
+        options = self.checked_options(options)
+        image = imio.to_bgr(image)
+        det = self.detect([image], use_gpu)[0] if boxes is None else Detections.given(boxes, "boxes")
+        det, instances = self.finish(det, self.estimate([image], [det], use_gpu, **options)[0])
+        k = len(self.meta["keypoints"])
+        points = np.array([i["keypoints"] for i in instances], np.float32).reshape(-1, k, 2)
+        scores = [i["keypoint_scores"] for i in instances]
+        has_scores = bool(instances) and scores[0] is not None
+        return {"boxes": det.boxes, "box_scores": det.scores, "labels": det.labels, "keypoints": points,
+                "keypoint_scores": np.array(scores, np.float32).reshape(-1, k) if has_scores else None,
+                "scores": np.array([i["score"] for i in instances]) if instances and "score" in instances[0] else None}
+
     def entry(self, image, path, det, instances):
-        labels = getattr(self.detector, "labels", ["object"]) if self._detector is not None else ["object"]
         out = []
-        for d, inst in zip(det, instances):
+        for box, box_score, label, inst in zip(det.boxes, det.scores, det.labels, instances):
             scores = inst.get("keypoint_scores")
-            record = {"box": [float(v) for v in d[:4]], "box_score": float(d[4]),
-                      "label": labels[int(d[5])] if int(d[5]) < len(labels) else str(int(d[5])),
+            record = {"box": [float(v) for v in box], "box_score": float(box_score), "label": label,
                       "keypoints": np.asarray(inst["keypoints"], np.float64).round(3).tolist(),
                       "keypoint_scores": None if scores is None else np.asarray(scores, np.float64).round(4).tolist()}
+            if "score" in inst:
+                record["score"] = round(inst["score"], 4)
             record.update({k: v for k, v in inst.items() if k not in record})
             out.append(record)
         return {"data": [r["keypoints"] for r in out], "instances": out, "path": path,
@@ -132,7 +217,7 @@ class KeypointModule(ModuleBase):
             det_models = {k: _copy(p, dirname / "detector" / f"{k}.onnx") for k, p in det.model_files_for_export().items()}
             _write_json(dirname / "detector" / "model.json", {**det.export_spec(), "version": det.version,
                         "models": {k: Path(v).name for k, v in det_models.items()}})
-            spec["detector"] = {"module": det.name, "thresholds": det.thresholds,
+            spec["detector"] = {"module": det.name, "thresholds": det.thresholds, "options": det.options,
                                 "models": {k: str(Path(v).relative_to(dirname)) for k, v in det_models.items()}}
         _write_json(dirname / "inference.json", spec)
         return str(dirname)
@@ -141,22 +226,14 @@ class KeypointModule(ModuleBase):
 def crop_instances(images, transforms, size):
     """Every instance crop of every image in one batch (N, h, w, 3): transforms[i] are image i's
     2x3 affines, size is (w, h). One model call then serves all instances of a chunk."""
-    return np.concatenate([warp_crops(image, ms, size) for image, ms in zip(images, transforms)])
+    with stages("crop"):
+        return np.concatenate([warp_crops(image, ms, size) for image, ms in zip(images, transforms)])
 
 
 def image_ranges(per_image):
     """range of each image's rows in a batch stacked from per_image (lists of per-instance items)."""
     bounds = np.cumsum([0] + [len(items) for items in per_image])
     return [range(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
-
-
-def user_boxes(boxes, name):
-    """[[x1, y1, x2, y2(, score)], ...] -> (N, 6) detections (score 1 when not given, label 0)."""
-    arr = np.asarray(boxes if len(boxes) else np.zeros((0, 4)), np.float32)
-    if arr.ndim != 2 or arr.shape[1] not in (4, 5):
-        raise ValueError(f"{name}: boxes must be a list of [x1, y1, x2, y2] or [x1, y1, x2, y2, score]")
-    score = arr[:, 4:5] if arr.shape[1] == 5 else np.ones((len(arr), 1), np.float32)
-    return np.concatenate([arr[:, :4], score, np.zeros((len(arr), 1), np.float32)], 1)
 
 
 def _copy(src, dst):

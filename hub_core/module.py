@@ -179,6 +179,6 @@ def _load_saved(directory, spec, **kwargs):
     paths = {k: directory / v for k, v in spec["models"].items()}
     if "detector" in spec:
         det = spec["detector"]
-        kwargs.setdefault("detector", Module(name=det["module"], **det.get("thresholds", {}),
+        kwargs.setdefault("detector", Module(name=det["module"], **det.get("thresholds", {}), **det.get("options", {}),
                                              model_paths={k: directory / v for k, v in det["models"].items()}))
     return Module(name=spec["module"], model_paths=paths, **{**spec.get("options", {}), **kwargs})

@@ -184,7 +184,7 @@ def test_save_inference_model_round_trip(tmp_path, samples):
     assert (tmp_path / "saved" / "detector" / "yolox_nano_416x416.onnx").is_file()
     reloaded = hub.Module(directory=str(tmp_path / "saved"))
     assert reloaded.decode == "offset" and reloaded.flip_test
-    assert reloaded.get_person_detector_module().thresholds["classes"] == ["person"]
+    assert reloaded.get_person_detector_module().options["classes"] == ["person"]
     after = reloaded.keypoint_detection(paths=paths)
     assert [e["data"] for e in after] == [e["data"] for e in before]
     assert [[i["score"] for i in e["instances"]] for e in after] == [[i["score"] for i in e["instances"]] for e in before]

@@ -53,6 +53,7 @@ def run(args, log=print):
         import onnx  # noqa: F401
     except ImportError as e:
         raise RuntimeError(f"hub finetune needs torch and onnx ({e}); install them with pip install -e \".[train]\"") from None
+    from ..evaluate import choose_task
     from ..module import Module
     from . import data, export, train
 
@@ -60,6 +61,7 @@ def run(args, log=print):
     if "keypoints" not in meta:
         raise ValueError(f"{args.keypoints}: needs a 'keypoints' list of names")
     meta.setdefault("num_keypoints", len(meta["keypoints"]))
+    meta.setdefault("task", choose_task(meta))
     crop = args.crop or ("box" if Path(args.ann).suffix.lower() == ".json" else "image")
     padding = 1.0 if crop == "image" else 1.25
     samples, images, fmt = data.load_samples(args.ann, args.images, meta, crop)

@@ -1,13 +1,12 @@
 """Training samples for `hub finetune`: labelled instances read from COCO keypoint JSON or a DeepLabCut
 CSV (the readers of `hub eval`), cropped the way the runtime crops them, augmented, with target heatmaps."""
-from types import SimpleNamespace
 
 import cv2
 import numpy as np
 
 from ..evaluate import load_annotations
 from ..nets.blob import IMAGENET_MEAN, IMAGENET_STD
-from ..nets.tinypose import TinyPose
+from ..nets.topdown_pose import box_transforms
 
 CROPS = ("image", "box")  # the whole image (single animal, whole_image_detector) or the annotated box
 
@@ -51,8 +50,7 @@ def split(samples, val_split, seed):
 
 def crop_transforms(boxes, size, padding):
     """(N, 2, 3) image -> crop affines, exactly the runtime's (TopDownPose.transforms)."""
-    geometry = SimpleNamespace(width=size[0], height=size[1], padding=padding)
-    return TinyPose.transforms(geometry, np.asarray(boxes, np.float32))
+    return box_transforms(np.asarray(boxes, np.float32), size, padding)
 
 
 def _as3(m):

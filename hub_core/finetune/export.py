@@ -10,10 +10,10 @@ from .. import store
 from .runtime import ANIMAL_CLASSES
 
 MODULE_TEMPLATE = '''"""{summary}"""
-from hub_core.finetune.runtime import FinetunedKeypointModule
+from hub_core.keypoint import KeypointModule
 
 
-class {class_name}(FinetunedKeypointModule):
+class {class_name}(KeypointModule):
     crop_padding = {padding!r}
 '''
 

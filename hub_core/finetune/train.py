@@ -10,7 +10,7 @@ from tqdm import tqdm
 from .. import metrics
 from ..engine import default_threads
 from ..geometry import apply_affine, invert_affine
-from ..nets.tinypose import decode_heatmaps
+from ..nets.heatmap import decode_heatmaps
 from .data import Augment, make_batch
 from .model import OnnxHeatmapNet
 

@@ -5,7 +5,8 @@ ROIs are rotated rectangles (cx, cy, side, rotation) in image pixels, as MediaPi
 import numpy as np
 
 from ..engine import OnnxModel
-from ..geometry import apply_affine, invert_affine, warp_crops
+from ..geometry import apply_affine, invert_affine
+from .keypoints import Keypoints, back_to_image
 
 SIZE = 224
 
@@ -76,20 +77,23 @@ class HandLandmark:
                       "Identity_3: world landmarks (unused)",
             "decoding": "reshape (21,3), take x,y, map through the inverse ROI affine to image pixels"}
 
+    crop_size = (SIZE, SIZE)
+
     def __init__(self, model_path, use_gpu=False, threads=None):
         self.model = OnnxModel(model_path, use_gpu, threads)
 
-    def crops(self, image, rois):
-        transforms = [roi_transform(r) for r in rois]
-        return warp_crops(image, transforms, (SIZE, SIZE)), transforms
+    def transforms(self, rois):
+        """(N, 2, 3) affines mapping each rotated ROI (cx, cy, side, rotation) to the 224x224 crop."""
+        return np.array([roi_transform(r) for r in rois], np.float32).reshape(-1, 2, 3)
 
     def __call__(self, crops, transforms):
-        """crops (N,224,224,3) BGR uint8 + their image->crop affines ->
-        keypoints (N,21,2) image px, depth (N,21) crop px, presence (N,), right-hand probability (N,)."""
+        """crops (N,224,224,3) BGR uint8 + their image->crop affines -> Keypoints: points (N,21,2) image px,
+        no scores, extras depth (N,21) crop px, presence (N,), right (N,) probability of a right hand."""
         if len(crops) == 0:
-            return np.zeros((0, 21, 2), np.float32), np.zeros((0, 21), np.float32), np.zeros(0), np.zeros(0)
+            return Keypoints(np.zeros((0, 21, 2), np.float32), None,
+                             {"depth": np.zeros((0, 21), np.float32), "presence": np.zeros(0), "right": np.zeros(0)})
         x = crops[..., ::-1].astype(np.float32) * (1.0 / 255.0)
         landmarks, presence, handedness = self.model(x)[:3]
         landmarks = landmarks.reshape(len(crops), 21, 3)
-        points = np.stack([apply_affine(p[:, :2], invert_affine(m)) for p, m in zip(landmarks, transforms)])
-        return points, landmarks[..., 2], presence.reshape(-1), handedness.reshape(-1)
+        return Keypoints(back_to_image(landmarks[..., :2], transforms), None,
+                         {"depth": landmarks[..., 2], "presence": presence.reshape(-1), "right": handedness.reshape(-1)})

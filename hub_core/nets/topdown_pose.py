@@ -1,11 +1,13 @@
-"""Any top-down keypoint ONNX model: box crops in, heatmaps (N,K,H,W) or SimCC pairs (N,K,Wx) (N,K,Hy) out;
-which one is read from the graph's output shapes."""
+"""The top-down pose network: a box crop in, heatmaps (N,K,H,W) or SimCC pairs (N,K,Wx) (N,K,Hy) out (read from
+the graph's output shapes), decoded to image keypoints. PP-TinyPose, RTMPose-style SimCC models and the models
+`hub finetune` writes are configurations of it."""
 import numpy as np
 
 from ..engine import OnnxModel
-from ..geometry import apply_affine, invert_affine
+from .blob import IMAGENET_MEAN, IMAGENET_STD, blob
+from .heatmap import DECODES, decode_heatmaps
+from .keypoints import Keypoints, back_to_image
 from .simcc import decode_simcc
-from .tinypose import DECODES, TinyPose, decode_heatmaps
 
 
 def output_kind(shapes):
@@ -20,16 +22,33 @@ def output_kind(shapes):
                      "(N, K, Wx), (N, K, Hy)")
 
 
-class TopDownPose(TinyPose):
-    """Crops like TinyPose (box scaled `padding` about its centre, padded to the input's aspect, affine warp;
-    RGB, ImageNet mean/std, NCHW) at the model's own input size."""
+def box_transforms(boxes, size, padding):
+    """(N, 2, 3) affines mapping each box (x1, y1, x2, y2, ...) scaled `padding` about its centre and widened
+    or heightened to the crop's aspect onto a crop of size (w, h)."""
+    width, height = size
+    boxes = np.asarray(boxes, np.float32).reshape(-1, np.shape(boxes)[-1] if len(boxes) else 4)
+    centre = (boxes[:, :2] + boxes[:, 2:4]) / 2
+    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    w = np.maximum(w, h * (width / height)) * padding
+    k = width / np.maximum(w, 1e-6)  # crop pixels per image pixel (same in x and y)
+    m = np.zeros((len(boxes), 2, 3), np.float32)
+    m[:, 0, 0] = m[:, 1, 1] = k
+    m[:, :, 2] = np.array([width / 2, height / 2], np.float32) - k[:, None] * centre
+    return m
 
-    def __init__(self, model_path, flip_pairs=(), use_gpu=False, threads=None, padding=1.25):
+
+class TopDownPose:
+    """Crops: box scaled `padding` about its centre, padded to the input's aspect, affine warp, at the model's
+    own input size. Input: (x - mean) / std per channel (0..255 scale), RGB unless rgb=False, NCHW."""
+
+    def __init__(self, model_path, flip_pairs=(), use_gpu=False, threads=None, padding=1.25,
+                 mean=IMAGENET_MEAN, std=IMAGENET_STD, rgb=True):
         self.model = OnnxModel(model_path, use_gpu, threads)
         _, _, self.height, self.width = self.model.input_shape
         if not all(isinstance(v, int) for v in (self.height, self.width)):
             raise ValueError(f"{model_path}: the input needs a fixed height and width, got {self.model.input_shape}")
-        self.padding = padding
+        self.crop_size = (self.width, self.height)
+        self.padding, self.mean, self.std, self.rgb = padding, mean, np.asarray(std, np.float32), rgb
         outputs = self.model.session.get_outputs()
         self.kind, self.index = output_kind([o.shape for o in outputs])
         k = outputs[self.index if self.kind == "heatmap" else self.index[0]].shape[1]
@@ -38,6 +57,16 @@ class TopDownPose(TinyPose):
         self.flip_index = np.arange(n)
         for a, b in flip_pairs:
             self.flip_index[a], self.flip_index[b] = b, a
+
+    def transforms(self, boxes):
+        """(N, 2, 3) affines mapping each box to the model's input crop."""
+        return box_transforms(boxes, self.crop_size, self.padding)
+
+    def preprocess(self, crops):
+        """uint8 BGR (N, h, w, 3) -> float32 NCHW, normalised."""
+        x = blob(crops, self.crop_size, self.mean, rgb=self.rgb)
+        x /= self.std[:, None, None]
+        return x
 
     def raw(self, crops, flip_test=False):
         """Network outputs of the crops: [heatmaps] or [simcc_x, simcc_y], flip-averaged when flip_test."""
@@ -58,17 +87,16 @@ class TopDownPose(TinyPose):
         return [(sx[:n] + sx[n:, self.flip_index, ::-1]) / 2, (sy[:n] + sy[n:, self.flip_index]) / 2]
 
     def __call__(self, crops, transforms, decode="dark", flip_test=False):
-        """crops (N, h, w, 3) BGR uint8 and their affines -> keypoints (N, K, 2) image pixels, scores (N, K)."""
+        """crops (N, h, w, 3) BGR uint8 and their affines -> Keypoints: points (N, K, 2) image pixels, scores (N, K)."""
         if decode not in DECODES:
             raise ValueError(f"decode must be one of {DECODES}, got {decode!r}")
         if len(crops) == 0:
             k = self.num_keypoints or len(self.flip_index)
-            return np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32)
+            return Keypoints(np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32))
         outs = self.raw(crops, flip_test)
         if self.kind == "heatmap":
             points, scores = decode_heatmaps(outs[0], decode)
             points = points * (self.width / outs[0].shape[-1])  # heatmap cells -> crop pixels
         else:
             points, scores = decode_simcc(outs[0], outs[1], outs[0].shape[-1] / self.width)
-        points = np.stack([apply_affine(p, invert_affine(m)) for p, m in zip(points, transforms)])
-        return points.astype(np.float32), scores.astype(np.float32)
+        return Keypoints(back_to_image(points, transforms).astype(np.float32), scores.astype(np.float32))

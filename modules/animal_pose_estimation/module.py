@@ -5,12 +5,14 @@ a top-down keypoint model places the points. Default model: a 4-point top-view m
 import json
 from pathlib import Path
 
-from hub_core.finetune.runtime import ANIMAL_CLASSES, FinetunedKeypointModule
+from hub_core.finetune.runtime import ANIMAL_CLASSES
+from hub_core.keypoint import KeypointModule
 
 HERE = Path(__file__).resolve().parent
 
 
-class AnimalPoseEstimation(FinetunedKeypointModule):
+class AnimalPoseEstimation(KeypointModule):
+    detector_settings = {"yolox_nano_coco": {"classes": ANIMAL_CLASSES}}
     default_output_dir = "animal_pose_output"
     crop_padding = 1.0
     animal_classes = ANIMAL_CLASSES
@@ -23,7 +25,7 @@ class AnimalPoseEstimation(FinetunedKeypointModule):
         if keypoint_model is not None:
             model_paths["keypoint"] = str(keypoint_model)
         custom = "keypoint" in model_paths and (keypoint_model is not None or keypoint_meta is not None)
-        super().__init__(detector=animal_detector_module or detector, decode=decode, flip_test=flip_test,
+        super().__init__(detector=animal_detector_module or detector, decode=decode, flip_test=bool(flip_test),
                          model_paths=model_paths, threads=threads)
         if isinstance(keypoint_meta, (str, Path)):
             keypoint_meta = json.loads(Path(keypoint_meta).read_text())

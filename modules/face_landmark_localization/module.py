@@ -3,7 +3,7 @@
 API-compatible with PaddleHub's face_landmark_localization, and adds box, box score and
 image size per entry, an empty entry for an image without faces, and a choice of model.
 """
-from hub_core.keypoint import KeypointModule, crop_instances, image_ranges
+from hub_core.keypoint import KeypointModule
 from hub_core.nets.landmark_regressor import LandmarkRegressor
 
 # How each landmark network was trained (MANIFEST.json): colour order and the square crop
@@ -17,13 +17,14 @@ LANDMARK_MODELS = {
 class FaceLandmarkLocalization(KeypointModule):
     default_output_dir = "face_landmark_output"
     export_folder = "face_landmark"
+    call_options = {}
 
     def __init__(self, face_detector_module=None, landmark_model="mobilefacenet_68", detector=None, **kwargs):
         if landmark_model not in LANDMARK_MODELS:
             raise ValueError(f"landmark_model must be one of {sorted(LANDMARK_MODELS)}, got {landmark_model!r}")
         super().__init__(detector=face_detector_module or detector, **kwargs)
         self.landmark_model = landmark_model
-        self.options = {"landmark_model": landmark_model}
+        self.options["landmark_model"] = landmark_model
 
     def set_face_detector_module(self, module):
         self.set_detector(module)
@@ -48,10 +49,3 @@ class FaceLandmarkLocalization(KeypointModule):
                          f"resized to 112x112, {spec['colour']}, x/255, NCHW float32",
                 "output": "136 values = 68 x (x, y) normalised to the crop (0..1)",
                 "decoding": "reshape (68, 2), multiply by 112, map back through the inverse crop affine"}
-
-    def estimate(self, images, detections, use_gpu=False):
-        net = self.net(use_gpu)
-        transforms = [net.transforms(det) for det in detections]
-        crops = crop_instances(images, transforms, (net.size, net.size))
-        points = net(crops, [m for ms in transforms for m in ms])  # all faces of the chunk at once
-        return [[{"keypoints": points[i], "keypoint_scores": None} for i in rows] for rows in image_ranges(transforms)]

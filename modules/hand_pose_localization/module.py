@@ -4,9 +4,11 @@ Palm detections carry 7 palm keypoints, so each hand ROI is rotated upright as M
 Any other detector (or user boxes) gives plain boxes: those get an upright square ROI, and the
 landmarks of that first pass define a rotated ROI for a second pass (MediaPipe's tracking ROI).
 """
+from dataclasses import replace
+
 import numpy as np
 
-from hub_core.keypoint import KeypointModule, image_ranges
+from hub_core.keypoint import KeypointModule, crop_instances, image_ranges
 from hub_core.nets.hand_landmark import HandLandmark, box_rois, landmark_rois, palm_rois, roi_corners
 
 MEDIAPIPE = "PyPI mediapipe 0.10.14 mediapipe/modules/hand_landmark/{}.tflite, converted with tf2onnx 1.17.0 (opset 17)"
@@ -15,6 +17,7 @@ MEDIAPIPE = "PyPI mediapipe 0.10.14 mediapipe/modules/hand_landmark/{}.tflite, c
 class HandPoseLocalization(KeypointModule):
     default_output_dir = "hand_pose_output"
     export_folder = "hand_landmark"
+    call_options = {}
 
     def __init__(self, hand_detector_module=None, model="full", max_hands=2, min_presence=0.5, box_scale=1.5,
                  detector=None, **kwargs):
@@ -59,57 +62,47 @@ class HandPoseLocalization(KeypointModule):
                 "options": self.options}
 
     def detect(self, images, use_gpu=False):
-        """(N, 20) rows with the palm keypoints when the detector has them (detect_palms), else (N, 6)."""
-        if callable(getattr(self.detector, "detect_palms", None)):
-            dets = [np.concatenate([p["boxes"], p["scores"][:, None], np.zeros((len(p["scores"]), 1)),
-                                    p["keypoints"].reshape(len(p["scores"]), 14)], 1).astype(np.float32)
-                    for p in self.detector.detect_palms(images, use_gpu=use_gpu)]
-        else:
-            dets = super().detect(images, use_gpu)
-        return [d[np.argsort(-d[:, 4], kind="stable")[:self.max_hands]] if len(d) else d for d in dets]
+        """The detector's hands, at most max_hands per image, highest score first (palm detections carry
+        their 7 palm keypoints)."""
+        return [d.take(np.argsort(-d.scores, kind="stable")[:self.max_hands]) for d in super().detect(images, use_gpu)]
 
     def estimate(self, images, detections, use_gpu=False):
         net = self.net(use_gpu)
-        rois = [palm_rois(d[:, :4], d[:, 6:20]) if d.shape[1] >= 20 else box_rois(d[:, :4], self.box_scale)
-                for d in detections]
-        points, presence, right = self.landmarks(net, images, rois)
-        plain = [i for i, d in enumerate(detections) if d.shape[1] < 20 and len(d)]
+        rois = [box_rois(d.boxes, self.box_scale) if d.keypoints is None
+                else palm_rois(d.boxes, d.keypoints.reshape(len(d), 14)) for d in detections]
+        found = self.landmarks(net, images, rois)
+        plain = [i for i, d in enumerate(detections) if d.keypoints is None and len(d)]
         if plain:  # refine plain-box hands on the rotated ROI their first-pass landmarks define
             rows = image_ranges(rois)
             for i in plain:
-                rois[i] = landmark_rois(points[rows[i].start:rows[i].stop])
-            points, presence, right = self.landmarks(net, images, rois)
-        out, start = [], 0
-        for image_rois in rois:
+                rois[i] = landmark_rois(found.points[rows[i].start:rows[i].stop])
+            found = self.landmarks(net, images, rois)
+        presence, right = found.extras["presence"], found.extras["right"]
+        out = []
+        for image_rois, rows in zip(rois, image_ranges(rois)):
             hands = []
-            for k, roi in enumerate(image_rois, start):
+            for k, roi in zip(rows, image_rois):
                 is_right = right[k] >= 0.5
-                hands.append({"keypoints": points[k], "keypoint_scores": None, "presence": float(presence[k]),
+                hands.append({"keypoints": found.points[k], "keypoint_scores": None, "presence": float(presence[k]),
                               "handedness": "right" if is_right else "left",
                               "handedness_score": float(right[k] if is_right else 1 - right[k]),
                               "roi": roi_corners(roi).round(2).tolist()})
             out.append(hands)
-            start += len(image_rois)
         return out
 
     @staticmethod
     def landmarks(net, images, rois):
-        """All hands of all images in one batch: keypoints (H,21,2), presence (H,), right-hand prob (H,)."""
-        crops, transforms = [], []
-        for image, image_rois in zip(images, rois):
-            c, t = net.crops(image, image_rois)
-            crops.append(c)
-            transforms += t
-        points, _, presence, right = net(np.concatenate(crops) if crops else np.zeros((0, 224, 224, 3), np.uint8),
-                                         transforms)
-        return points, presence, right
+        """All hands of all images in one batch: Keypoints with extras presence (H,), right-hand prob (H,)."""
+        transforms = [net.transforms(image_rois) for image_rois in rois]
+        return net(crop_instances(images, transforms, net.crop_size), np.concatenate(transforms))
 
-    def entry(self, image, path, det, instances):
+    def finish(self, det, instances):
         """Drop hands below min_presence; 'box' bounds the keypoints, the detector's box is kept as 'detector_box'."""
-        keep = [i for i, inst in enumerate(instances) if inst["presence"] >= self.min_presence]
-        det = np.asarray(det, np.float32)[keep].copy()
+        keep = np.array([i for i, inst in enumerate(instances) if inst["presence"] >= self.min_presence], int)
+        det = det.take(keep)
         instances = [instances[i] for i in keep]
-        for row, inst in zip(det, instances):
-            inst["detector_box"] = [float(v) for v in row[:4]]
-            row[:4] = np.r_[inst["keypoints"].min(0), inst["keypoints"].max(0)]
-        return super().entry(image, path, det, instances)
+        boxes = det.boxes.copy()
+        for box, inst in zip(boxes, instances):
+            inst["detector_box"] = [float(v) for v in box]
+            box[:] = np.r_[inst["keypoints"].min(0), inst["keypoints"].max(0)]
+        return replace(det, boxes=boxes), instances

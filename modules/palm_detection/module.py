@@ -2,7 +2,7 @@
 (detect_palms) that hand_pose_localization turns into a rotated hand ROI."""
 import numpy as np
 
-from hub_core.detector import DetectorModule
+from hub_core.detector import DetectorModule, Detections
 from hub_core.nets.palm import PalmDetector
 
 MEDIAPIPE = "PyPI mediapipe 0.10.14 mediapipe/modules/palm_detection/{}.tflite, converted with tf2onnx 1.17.0 (opset 17)"
@@ -31,6 +31,12 @@ class PalmDetection(DetectorModule):
 
     def detect(self, images, use_gpu=False, **thresholds):
         return [palm_rows(p)[:, :6] for p in self.detect_palms(images, use_gpu, **thresholds)]
+
+    def detections(self, images, use_gpu=False, **thresholds):
+        """Hand boxes with their 7 palm keypoints."""
+        return [Detections(np.asarray(p["boxes"], np.float32), np.asarray(p["scores"], np.float32),
+                           ["hand"] * len(p["scores"]), np.asarray(p["keypoints"], np.float32))
+                for p in self.detect_palms(images, use_gpu, **thresholds)]
 
     def hand_detection(self, images=None, paths=None, batch_size=1, use_gpu=False, output_dir="hand_detection_output",
                        visualization=False, score_threshold=0.5, iou_threshold=None, strict=False):

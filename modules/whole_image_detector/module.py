@@ -6,13 +6,16 @@ from hub_core.detector import DetectorModule
 
 class WholeImageDetector(DetectorModule):
     labels = ["animal", "object"]
-    thresholds = {"label": "animal"}  # the label the box carries
+    options = {"label": "animal"}  # the label the box carries
 
     def build_net(self, use_gpu):
         return whole_image_boxes
 
-    def detect(self, images, use_gpu=False, **thresholds):
-        label = {**self.thresholds, **thresholds}["label"]
+    def option_schemas(self):
+        return {"label": {"type": "string", "enum": self.labels, "description": "the label the box carries"}}
+
+    def detect(self, images, use_gpu=False, **settings):
+        label = {**self.settings, **settings}["label"]
         if label not in self.labels:
             raise ValueError(f"{self.name}: label must be one of {self.labels}, got {label!r}")
         return whole_image_boxes(images, self.labels.index(label))

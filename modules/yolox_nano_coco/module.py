@@ -17,16 +17,20 @@ COCO_CLASSES = [
 
 class YoloxNanoCoco(DetectorModule):
     labels = COCO_CLASSES
-    # classes: None (all) or a list of class names / indices that detect() returns.
-    thresholds = {"score_threshold": 0.25, "iou_threshold": 0.45, "classes": None}
+    thresholds = {"score_threshold": 0.25, "iou_threshold": 0.45}
+    options = {"classes": None}  # None (all) or a list of class names / indices that detect() returns
 
     def build_net(self, use_gpu):
         return YoloX(self.model_path("yolox_nano_416x416"), use_gpu, self.threads)
 
-    def detect(self, images, use_gpu=False, **thresholds):
-        options = {**self.thresholds, **thresholds}
-        options["classes"] = self.class_indices(options["classes"])
-        return self.net(use_gpu)(images, **options)
+    def option_schemas(self):
+        return {"classes": {"type": "array", "items": {"type": "string", "enum": self.labels},
+                            "description": "keep only these classes (default: all)"}}
+
+    def detect(self, images, use_gpu=False, **settings):
+        settings = {**self.settings, **settings}
+        settings["classes"] = self.class_indices(settings["classes"])
+        return self.net(use_gpu)(images, **settings)
 
     def class_indices(self, classes):
         if classes is None:
