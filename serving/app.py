@@ -8,7 +8,8 @@ Only these request parameters reach a module (anything else is a 400 naming it):
                       annotated image as base64 JPEG; nothing is written on the server), strict (bool: the
                       first bad image fails the whole request with 400 instead of only its own entry)
   face_detection      confs_threshold, iou_threshold (float 0..1), PaddleHub's names
-  other detectors     the detector's own threshold names (e.g. score_threshold, iou_threshold; float 0..1)
+  other detectors     the detector's own thresholds (score_threshold, iou_threshold; float 0..1) and options
+                      (e.g. yolox_nano_coco's classes: a list of class names), as its parameters() declare them
 """
 import logging
 import os
@@ -19,7 +20,7 @@ from flask import Flask, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
 from hub_core import draw, images as imio
-from hub_core.batching import error_entry
+from hub_core.batching import Item
 from hub_core.module import Module
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -35,55 +36,62 @@ class RequestError(Exception):
         self.http_status, self.code, self.message = http_status, code, message
 
 
-# --- parameters a client may set ----------------------------------------------------------------
-def _int_in(low, high):
-    def check(name, value):
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise RequestError(400, f"{name} must be an integer from {low} to {high}, got {value!r}")
-        return value
-    check.kind, check.range = "integer", (low, high)
-    return check
-
-
-def _fraction(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-        raise RequestError(400, f"{name} must be a number from 0 to 1, got {value!r}")
-    return float(value)
-
-
-_fraction.kind, _fraction.range = "number", (0, 1)
-
-
-def _boolean(name, value):
-    if not isinstance(value, bool):
-        raise RequestError(400, f"{name} must be true or false, got {value!r}")
-    return value
-
-
-_boolean.kind, _boolean.range = "boolean", None
-
-COMMON_PARAMETERS = {"batch_size": _int_in(1, 64), "visualization": _boolean, "strict": _boolean}
+# --- parameters a client may set: one description (JSON schemas) checks requests and is /openapi.json's --------
+COMMON_PARAMETERS = {
+    "batch_size": {"type": "integer", "minimum": 1, "maximum": 64},
+    "visualization": {"type": "boolean", "description": "add the annotated image as base64 JPEG"},
+    "strict": {"type": "boolean", "description": "fail the whole request on the first bad image"},
+}
+_JSON_TYPES = {"integer": int, "number": (int, float), "boolean": bool, "string": str, "array": list}
 
 
 def allowed_parameters(module):
-    """{name: checker} of the keyword arguments a client may pass to this module."""
-    allowed = dict(COMMON_PARAMETERS)
-    if module.type == "face_detection":
-        allowed.update(confs_threshold=_fraction, iou_threshold=_fraction)
-    elif isinstance(getattr(module, "thresholds", None), dict):
-        allowed.update({name: _fraction for name in module.thresholds})
-    return allowed
+    """{name: JSON schema} of the keyword arguments a client may pass to this module."""
+    own = module.parameters() if callable(getattr(module, "parameters", None)) else {}
+    return {**COMMON_PARAMETERS, **own}
 
 
-def _from_form_text(checker, text):
-    """Form fields arrive as text: turn them into the JSON type the checker expects."""
+def check(name, schema, value):
+    """value if it is of the schema's type and within its range / enum; else a 400 naming the parameter."""
+    kind = schema["type"]
+    ok = isinstance(value, _JSON_TYPES[kind]) and (kind == "boolean" or not isinstance(value, bool))
+    if ok and kind in ("integer", "number"):
+        ok = schema.get("minimum", value) <= value <= schema.get("maximum", value)
+    if ok and "enum" in schema:
+        ok = value in schema["enum"]
+    if ok and kind == "array":
+        return [check(f"{name}[{i}]", schema["items"], v) for i, v in enumerate(value)]
+    if not ok:
+        raise RequestError(400, f"{name} must be {describe(schema)}, got {value!r}")
+    return float(value) if kind == "number" else value
+
+
+def describe(schema):
+    kind = schema["type"]
+    if kind == "array":
+        return f"a list of {describe(schema['items'])}s"
+    if "enum" in schema:
+        shown = ", ".join(map(repr, schema["enum"][:8])) + (", ..." if len(schema["enum"]) > 8 else "")
+        return f"a {kind} among {shown}"
+    if "minimum" in schema:
+        return f"{'an integer' if kind == 'integer' else 'a number'} from {schema['minimum']} to {schema['maximum']}"
+    return {"boolean": "true or false"}.get(kind, f"a {kind}")
+
+
+def _from_form_text(schema, text):
+    """Form fields arrive as text: turn them into the JSON type the schema expects."""
     lowered = text.strip().lower()
-    if checker.kind == "boolean":
+    kind = schema["type"]
+    if kind == "boolean":
         return {"true": True, "1": True, "false": False, "0": False}.get(lowered, text)
-    try:
-        return int(lowered) if checker.kind == "integer" else float(lowered)
-    except ValueError:
-        return text
+    if kind == "array":
+        return [v.strip() for v in text.split(",") if v.strip()]
+    if kind in ("integer", "number"):
+        try:
+            return int(lowered) if kind == "integer" else float(lowered)
+        except ValueError:
+            return text
+    return text
 
 
 def checked_kwargs(module, params, from_form=False):
@@ -92,8 +100,8 @@ def checked_kwargs(module, params, from_form=False):
     for name, value in params.items():
         if name not in allowed:
             raise RequestError(400, f"parameter {name!r} is not accepted; allowed: images, {', '.join(sorted(allowed))}")
-        checker = allowed[name]
-        kwargs[name] = checker(name, _from_form_text(checker, value) if from_form else value)
+        schema = allowed[name]
+        kwargs[name] = check(name, schema, _from_form_text(schema, value) if from_form else value)
     return kwargs
 
 
@@ -125,8 +133,7 @@ class Served:
         module = self.module
         meta = getattr(module, "meta", None) or {}
         info = {"name": self.name, "version": module.version, "type": module.type, "summary": module.summary,
-                "parameters": {n: {"type": c.kind, **({"range": list(c.range)} if c.range else {})}
-                               for n, c in allowed_parameters(module).items()}}
+                "parameters": allowed_parameters(module)}
         if meta:
             info.update(num_keypoints=meta.get("num_keypoints"), keypoints=meta.get("keypoints"),
                         skeleton=meta.get("skeleton"), keypoint_colors=meta.get("keypoint_colors"),
@@ -193,25 +200,23 @@ def predict_route(served_modules, name):
     strict = kwargs.get("strict", False)
     visualization = kwargs.pop("visualization", served.default_visualization)
 
-    decoded, results = [], [None] * len(sources)
-    for i, (_label, decode) in enumerate(sources):
+    items = []
+    for name, decode in sources:
         try:
-            decoded.append((i, decode()))
+            items.append(Item(name, decode()))
         except imio.ImageError as e:
             if _too_large(e):
                 raise RequestError(413, str(e)) from None
             if strict:
                 raise RequestError(400, str(e)) from None
-            results[i] = error_entry(None, str(e))
-    if decoded:
-        try:
-            entries = served.predict([image for _, image in decoded], **kwargs)
-        except imio.ImageError as e:
-            raise RequestError(400, str(e)) from None
-        for (i, image), entry in zip(decoded, entries):
-            if visualization and not entry.get("error"):
-                entry["visualization"] = visualise(served, image, entry)
-            results[i] = entry
+            items.append(Item(name, e))  # a failed item: its entry says why, under its own name
+    try:
+        results = served.predict(items, **kwargs)
+    except imio.ImageError as e:
+        raise RequestError(400, str(e)) from None
+    for item, entry in zip(items, results):
+        if visualization and not entry.get("error"):
+            entry["visualization"] = visualise(served, item.source, entry)
     return results
 
 
@@ -285,46 +290,49 @@ def create_app(modules_info, use_gpu=False, max_body_bytes=DEFAULT_MAX_BODY_BYTE
 
 
 def openapi_document(served):
+    """OpenAPI 3 document: /predict/{module} with the common parameters, and each served module's own path with
+    exactly the parameters it accepts (the schemas requests are checked against)."""
     envelope = {"type": "object", "properties": {
         "status": {"type": "string", "description": "000 ok, 101 input or module error, 111 module not "
                                                     "served, 112 wrong content type"},
         "msg": {"type": "string"}, "results": {}}}
     error = {"description": "", "content": {"application/json": {"schema": envelope}}}
-    param_props = {"batch_size": {"type": "integer", "minimum": 1, "maximum": 64},
-                   "visualization": {"type": "boolean", "description": "add the annotated image as base64 JPEG"},
-                   "strict": {"type": "boolean", "description": "fail the whole request on the first bad image"},
-                   "confs_threshold": {"type": "number", "minimum": 0, "maximum": 1,
-                                       "description": "face_detection modules only"},
-                   "iou_threshold": {"type": "number", "minimum": 0, "maximum": 1, "description": "detectors only"},
-                   "score_threshold": {"type": "number", "minimum": 0, "maximum": 1,
-                                       "description": "detectors other than face_detection"}}
     simple = lambda text: {"200": {"description": text, "content": {"application/json": {"schema": {"type": "object"}}}}}
+
+    def predict_operation(summary, parameters, path_parameters=()):
+        return {"post": {
+            "summary": summary, "parameters": list(path_parameters),
+            "requestBody": {"required": True, "content": {
+                "application/json": {"schema": {"type": "object", "required": ["images"], "properties": {
+                    "images": {"type": "array", "items": {"type": "string", "format": "byte"},
+                               "description": "base64 JPEG/PNG/... (a data: URL prefix is accepted)"},
+                    **parameters}, "additionalProperties": False}},
+                "multipart/form-data": {"schema": {"type": "object", "properties": {
+                    "images": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                    **parameters}}}}},
+            "responses": {
+                "200": {"description": "status 000; an image that failed has an entry with 'error' "
+                                       "(unless strict)", "content": {"application/json": {"schema": envelope}}},
+                "400": {**error, "description": "bad JSON, missing images, corrupt base64, not an image, "
+                                                "unknown or mistyped parameter"},
+                "404": {**error, "description": "module not served (status 111)"},
+                "413": {**error, "description": "body over the size limit, or image over the pixel limit"},
+                "415": {**error, "description": "not JSON or multipart (status 112)"},
+                "500": {**error, "description": "unexpected server error (logged on the server)"}}}}
+
+    module_parameter = {"name": "module", "in": "path", "required": True,
+                        "schema": {"type": "string", "enum": list(served)}}
+    paths = {"/predict/{module}": predict_operation("Run a served module on images; one result per image, in order "
+                                                    "(each module's own parameters: its /predict/<name> path)",
+                                                    COMMON_PARAMETERS, [module_parameter])}
+    for name, s in served.items():
+        paths[f"/predict/{name}"] = predict_operation(f"{name}: {s.module.summary}", allowed_parameters(s.module))
     return {
         "openapi": "3.0.3",
         "info": {"title": "keypoint-hub serving", "version": "1.0",
                  "description": "PaddleHub-compatible module serving. Modules here: " + ", ".join(served)},
         "paths": {
-            "/predict/{module}": {"post": {
-                "summary": "Run a served module on images; one result per image, in order",
-                "parameters": [{"name": "module", "in": "path", "required": True,
-                                "schema": {"type": "string", "enum": list(served)}}],
-                "requestBody": {"required": True, "content": {
-                    "application/json": {"schema": {"type": "object", "required": ["images"], "properties": {
-                        "images": {"type": "array", "items": {"type": "string", "format": "byte"},
-                                   "description": "base64 JPEG/PNG/... (a data: URL prefix is accepted)"},
-                        **param_props}, "additionalProperties": False}},
-                    "multipart/form-data": {"schema": {"type": "object", "properties": {
-                        "images": {"type": "array", "items": {"type": "string", "format": "binary"}},
-                        **param_props}}}}},
-                "responses": {
-                    "200": {"description": "status 000; an image that failed has an entry with 'error' "
-                                           "(unless strict)", "content": {"application/json": {"schema": envelope}}},
-                    "400": {**error, "description": "bad JSON, missing images, corrupt base64, not an image, "
-                                                    "unknown or mistyped parameter"},
-                    "404": {**error, "description": "module not served (status 111)"},
-                    "413": {**error, "description": "body over the size limit, or image over the pixel limit"},
-                    "415": {**error, "description": "not JSON or multipart (status 112)"},
-                    "500": {**error, "description": "unexpected server error (logged on the server)"}}}},
+            **paths,
             "/health": {"get": {"summary": "liveness", "responses": simple("the worker answers")}},
             "/ready": {"get": {"summary": "readiness", "responses": {
                 **simple("every module is loaded and warmed up"), "503": {"description": "still loading"}}}},
