@@ -10,7 +10,9 @@ in that pass (same batch sizes, copies of a real input row it saw there) back to
 the images as one folder (paths in, decoding prefetched on a thread, as `hub run` does). Pipeline time /
 models' time is taken pass by pass, so a slow spell on a shared machine hits both sides of a ratio; the
 report gives the median over passes: image by image with and without the file decoding, and as a folder.
-The module's code is not changed: its methods, its sessions' run and the crop function are wrapped.
+The pipeline measures itself: the engine's stage timer (hub_core.engine.stages) is switched on, the pipeline
+adds each stage's time where the stage runs, and every ONNX session logs its runs (rows, seconds). Nothing of
+the module is wrapped or patched; this file only reads those records.
 """
 import argparse
 import os
@@ -18,15 +20,13 @@ import platform
 import resource
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from . import geometry
-from .args import Parser, positive_int
 from . import images as imio
-from .engine import OnnxModel, default_threads
+from .args import Parser, positive_int
+from .engine import OnnxModel, default_threads, stages
 from .evaluate import emit_report
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -60,46 +60,6 @@ def onnx_models(net):
     return found
 
 
-class Timer:
-    """Accumulates seconds per stage for the current chunk; wraps callables."""
-
-    def __init__(self):
-        self.current = {}
-
-    def wrap(self, stage, fn):
-        def timed(*args, **kwargs):
-            start = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.current[stage] = self.current.get(stage, 0.0) + time.perf_counter() - start
-        return timed
-
-
-_MISSING = object()
-
-
-@contextmanager
-def patched(targets):
-    """Temporarily set (object, attribute, value) triples."""
-    saved = [(obj, attr, obj.__dict__.get(attr, _MISSING)) for obj, attr, _ in targets]
-    try:
-        for obj, attr, value in targets:
-            setattr(obj, attr, value)
-        yield
-    finally:
-        for obj, attr, old in saved:
-            if old is _MISSING:
-                delattr(obj, attr)
-            else:
-                setattr(obj, attr, old)
-
-
-def crop_function_users():
-    """Loaded modules that imported geometry.warp_crops (every keypoint net crops through it)."""
-    return [m for m in list(sys.modules.values()) if getattr(m, "warp_crops", None) is geometry.warp_crops]
-
-
 def summary(values_ms):
     v = np.asarray(values_ms, np.float64)
     return {"median_ms": round(float(np.median(v)), 3), "p90_ms": round(float(np.percentile(v, 90)), 3),
@@ -118,10 +78,11 @@ def time_model_alone(model, batch, repeat):
     return float(np.median(times))
 
 
-def replay(model, run, batches, sizes):
-    """ms the session (its unwrapped run) needs alone to make runs of these batch sizes back to back."""
+def replay(model, batches, sizes):
+    """ms the session needs alone to make runs of these batch sizes back to back."""
     if not sizes:
         return 0.0
+    run = model.session.run
     run(model.output_names, {model.input_name: batches[sizes[0]]})  # warm-up
     start = time.perf_counter()
     for b in sizes:
@@ -141,42 +102,28 @@ def session_models(module, use_gpu):
 
 
 def benchmark(module, paths, batch_size=1, repeat=3, use_gpu=False):
-    timer = Timer()
     models = session_models(module, use_gpu)  # builds the sessions, as keypoint_detection would
-    runs = {name: [] for name in models}  # batch size of every session run in the current pass
-    samples = {}  # one real input row per model, for the models-alone replay
-    # the keypoint network's runs are a stage of their own; the detector's are inside the detector stage
-    stage_of = {name: "keypoint_model" if name.startswith("keypoint:") else f"model {name}" for name in models}
-
-    def record(name, run):
-        timed = timer.wrap(stage_of[name], run)
-
-        def wrapped(output_names, feed, *args, **kwargs):
-            batch = next(iter(feed.values()))
-            runs[name].append(len(batch))
-            if name not in samples and len(batch):
-                samples[name] = np.array(batch[:1])
-            return timed(output_names, feed, *args, **kwargs)
-        return wrapped
-
-    plain_runs = {name: m.session.run for name, m in models.items()}
-    targets = [(m.session, "run", record(name, m.session.run)) for name, m in models.items()]
-    targets += [(module, "detect", timer.wrap("detector", module.detect))]
-    targets += [(user, "warp_crops", timer.wrap("crop", geometry.warp_crops)) for user in crop_function_users()]
+    keypoint_models = [m for name, m in models.items() if name.startswith("keypoint:")]
     per_image = {s: [] for s in STAGES}
     model_ms = {name: [] for name in models}
     passes = []  # per pass: pipeline ms, decode ms, models-alone ms, runs per model
     instances = 0
-    with patched(targets):
+
+    def start_chunk():
+        stages.seconds = {}
+        for m in models.values():
+            m.runs.clear()
+
+    stages.on = True
+    try:
         warm = [imio.load(p, p) for p in paths[:max(1, batch_size)]]
         module.keypoint_detection(images=warm, batch_size=batch_size, use_gpu=use_gpu, strict=True)
         for _ in range(repeat):
-            for v in runs.values():
-                v.clear()
+            pass_runs = {name: [] for name in models}  # batch size of every session run in this pass
             pipeline = decode = 0.0
             for start in range(0, len(paths), batch_size):
                 chunk = paths[start:start + batch_size]
-                timer.current = {}
+                start_chunk()
                 t0 = time.perf_counter()
                 imgs = [imio.load(p, p) for p in chunk]
                 t1 = time.perf_counter()
@@ -184,30 +131,36 @@ def benchmark(module, paths, batch_size=1, repeat=3, use_gpu=False):
                 t2 = time.perf_counter()
                 pipeline, decode = pipeline + (t2 - t0) * 1000, decode + (t1 - t0) * 1000
                 instances += sum(len(e["instances"]) for e in entries)
-                n, spent = len(chunk), {s: timer.current.get(s, 0.0) for s in ("detector", "crop", "keypoint_model")}
+                spent = {"detector": stages.seconds.get("detector", 0.0), "crop": stages.seconds.get("crop", 0.0),
+                         "keypoint_model": sum(s for m in keypoint_models for _, s in m.runs)}
+                n = len(chunk)
                 stage_s = {"decode": t1 - t0, **spent, "postprocess": (t2 - t1) - sum(spent.values()), "total": t2 - t0}
                 for stage, seconds in stage_s.items():
                     per_image[stage] += [seconds * 1000 / n] * n
-                for name in models:
-                    model_ms[name] += [timer.current.get(stage_of[name], 0.0) * 1000 / n] * n
-            pass_runs = {name: list(v) for name, v in runs.items()}
+                for name, m in models.items():
+                    model_ms[name] += [sum(s for _, s in m.runs) * 1000 / n] * n
+                    pass_runs[name] += [rows for rows, _ in m.runs]
             # the same images as `hub run` processes a folder: paths in, decoding prefetched on a thread
             t0 = time.perf_counter()
             module.keypoint_detection(paths=paths, batch_size=batch_size, use_gpu=use_gpu, strict=True)
             folder = (time.perf_counter() - t0) * 1000
-            alone = models_alone_pass(models, plain_runs, samples, pass_runs)
+            alone = models_alone_pass(models, pass_runs)
             passes.append({"pipeline_ms": pipeline, "decode_ms": decode, "folder_ms": folder, "alone_ms": alone,
                            "runs": pass_runs})
+    finally:
+        stages.on = False
+    samples = {name: m.sample for name, m in models.items() if m.sample is not None}
     return report(module, paths, batch_size, repeat, use_gpu, instances, per_image, model_ms, passes, models, samples)
 
 
-def models_alone_pass(models, plain_runs, samples, pass_runs):
+def models_alone_pass(models, pass_runs):
     """{model: ms} for replaying this pass's runs of each session alone."""
     out = {}
     for name, sizes in pass_runs.items():
-        if name in samples and sizes:
-            batches = {b: np.repeat(samples[name], b, axis=0) for b in set(sizes) if b}
-            out[name] = replay(models[name], plain_runs[name], batches, [b for b in sizes if b])
+        sample = models[name].sample
+        if sample is not None and sizes:
+            batches = {b: np.repeat(sample, b, axis=0) for b in set(sizes) if b}
+            out[name] = replay(models[name], batches, [b for b in sizes if b])
     return out
 
 

@@ -1,5 +1,8 @@
-"""ONNX Runtime sessions with deliberate threading, batching and an explicit GPU choice."""
+"""ONNX Runtime sessions with deliberate threading, batching and an explicit GPU choice, and the stage timer
+the pipeline reports its time to (read by `hub benchmark`)."""
 import os
+import time
+from contextlib import contextmanager
 
 import numpy as np
 import onnx
@@ -25,6 +28,29 @@ def providers_for(use_gpu):
                            f"(available: {', '.join(available)}); install onnxruntime-gpu "
                            "on a machine with CUDA, or run with use_gpu=False")
     return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+
+
+class StageTimer:
+    """Seconds per pipeline stage ('detector', 'crop', ...), added where each stage runs while `on`; every
+    OnnxModel then also logs its session runs. Off (the default), a stage costs one attribute read."""
+
+    def __init__(self):
+        self.on = False
+        self.seconds = {}
+
+    @contextmanager
+    def __call__(self, name):
+        if not self.on:
+            yield
+            return
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+
+stages = StageTimer()
 
 
 def static_dims(dims):
@@ -79,6 +105,8 @@ class OnnxModel:
         self.input_shape = inp.shape
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.fixed_batch = inp.shape[0] if isinstance(inp.shape[0], int) else None
+        self.runs = []      # (rows, seconds) of each session run while stages.on
+        self.sample = None  # the first input row seen while stages.on (hub benchmark replays it)
 
     def _session(self, model):
         return ort.InferenceSession(model.SerializeToString(), sess_options=self._opts,
@@ -108,12 +136,21 @@ class OnnxModel:
         batch = np.ascontiguousarray(batch, dtype=np.float32)
         rows = self.rows_per_run
         if len(batch) <= rows and (self.fixed_batch is None or len(batch) == self.fixed_batch):
-            return self.session.run(self.output_names, {self.input_name: batch})
+            return self._run(batch)
         if len(batch) == 0:
             return [np.zeros((0,) + tuple(self._out_shape(i)), np.float32) for i in range(len(self.output_names))]
-        runs = [self.session.run(self.output_names, {self.input_name: batch[i:i + rows]})
-                for i in range(0, len(batch), rows)]
+        runs = [self._run(batch[i:i + rows]) for i in range(0, len(batch), rows)]
         return [np.concatenate(parts) for parts in zip(*runs)]
+
+    def _run(self, batch):
+        if not stages.on:
+            return self.session.run(self.output_names, {self.input_name: batch})
+        start = time.perf_counter()
+        outputs = self.session.run(self.output_names, {self.input_name: batch})
+        self.runs.append((len(batch), time.perf_counter() - start))
+        if self.sample is None and len(batch):
+            self.sample = np.array(batch[:1])
+        return outputs
 
     def map(self, items, prepare):
         """Outputs for many items, each made into one input row by prepare(item) and stacked rows_per_run
