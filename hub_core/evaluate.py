@@ -301,6 +301,9 @@ def match(truth_boxes, pred_boxes, min_iou=0.3):
 
 
 def choose_task(meta):
+    """The task a keypoints.json declares; for a file written before it declared one, a guess from its content."""
+    if meta.get("task"):
+        return meta["task"]
     sigmas = meta.get("sigmas")
     k = meta.get("num_keypoints") or len(meta.get("keypoints", []))
     if (meta.get("normalisation") or {}).get("metric") == "NME" or k in FACE_KEYPOINT_COUNTS:
