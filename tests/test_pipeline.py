@@ -11,7 +11,7 @@ import pytest
 
 import hub_core as hub
 from conftest import DATA, REPO
-from serving.app import create_app
+from hub_core.serving.app import create_app
 
 IMAGES = DATA / "images"
 PERSON = IMAGES / "nanodet_person.jpg"
@@ -77,16 +77,19 @@ MODULE_PY = """from hub_core.finetune.runtime import FinetunedKeypointModule
 
 
 class {cls}(FinetunedKeypointModule):
-    name = "{name}"
-    default_detector = {detector!r}
-    model_files = {{"keypoint": {{"file": "animal_mouse_openfield.onnx", "sha256": "", "size": 0, "url": None}}}}
+    pass
 """
 
 
 def top_down_folder(root, name, detector):
+    """A module folder: metadata (default detector as data), keypoints.json, a module.py of four lines."""
     folder = root / name
     folder.mkdir()
-    (folder / "module.py").write_text(MODULE_PY.format(cls=name.title().replace("_", ""), name=name, detector=detector))
+    (folder / "module.py").write_text(MODULE_PY.format(cls=name.title().replace("_", "")))
+    model = json.loads((ANIMAL / "module.json").read_text())["model_files"]
+    (folder / "module.json").write_text(json.dumps({
+        "name": name, "version": "1.0.0", "type": "keypoint_detection", "summary": "test", "license": "MIT",
+        "default_detector": detector, "model_files": model}))
     shutil.copy(ANIMAL / "mouse_keypoints.json", folder / "keypoints.json")
     return folder
 
@@ -95,7 +98,8 @@ def test_generic_top_down_module_takes_its_detector_as_data(tmp_path, monkeypatc
     """Bug 6: a top-down module naming yolox_nano_coco gets all of its classes (nothing animal about it),
     one naming {'name', 'classes'} gets those; visualisations go to <name>_output."""
     model = {"keypoint": str(ANIMAL / "models" / "animal_mouse_openfield.onnx")}
-    plain = hub.Module(directory=top_down_folder(tmp_path, "plain_top_down", "yolox_nano_coco"), model_paths=model)
+    plain = hub.Module(directory=top_down_folder(tmp_path, "plain_top_down", {"name": "yolox_nano_coco"}),
+                       model_paths=model)
     bus = cv2.imread(str(IMAGES / "nanodet_bus.jpg"))
     assert {"person", "bus"} <= {i["label"] for i in plain.keypoint_detection(images=[bus])[0]["instances"]}
     people = hub.Module(directory=top_down_folder(tmp_path, "people_top_down",
