@@ -4,7 +4,7 @@ CSV (the readers of `hub eval`), cropped the way the runtime crops them, augment
 import cv2
 import numpy as np
 
-from ..evaluate import load_annotations
+from ..annotations import load_annotations
 from ..nets.blob import IMAGENET_MEAN, IMAGENET_STD
 from ..nets.topdown_pose import box_transforms
 
