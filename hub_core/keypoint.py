@@ -3,7 +3,6 @@ on each instance's crop. A module is a configuration of it: its model files, its
 where they differ from the generic ones its network (build_net) and its instance score (instance_scores)."""
 import json
 import shutil
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
