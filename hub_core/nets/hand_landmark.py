@@ -79,8 +79,9 @@ class HandLandmark:
 
     crop_size = (SIZE, SIZE)
 
-    def __init__(self, model_path, use_gpu=False, threads=None):
+    def __init__(self, model_path, use_gpu=False, threads=None, rgb=True, scale=1.0 / 255.0):
         self.model = OnnxModel(model_path, use_gpu, threads)
+        self.rgb, self.scale = rgb, scale  # input: RGB (or BGR) x scale, NHWC float32
 
     def transforms(self, rois):
         """(N, 2, 3) affines mapping each rotated ROI (cx, cy, side, rotation) to the 224x224 crop."""
@@ -92,7 +93,7 @@ class HandLandmark:
         if len(crops) == 0:
             return Keypoints(np.zeros((0, 21, 2), np.float32), None,
                              {"depth": np.zeros((0, 21), np.float32), "presence": np.zeros(0), "right": np.zeros(0)})
-        x = crops[..., ::-1].astype(np.float32) * (1.0 / 255.0)
+        x = (crops[..., ::-1] if self.rgb else crops).astype(np.float32) * self.scale
         landmarks, presence, handedness = self.model(x)[:3]
         landmarks = landmarks.reshape(len(crops), 21, 3)
         return Keypoints(back_to_image(landmarks[..., :2], transforms), None,
