@@ -115,7 +115,7 @@ def start(args):
         settings, modules_info = resolve_settings(args)
     except ValueError as e:
         return _fail(str(e))
-    host, port, workers = settings["host"], int(settings["port"]), int(settings["workers"])
+    host, port = settings["host"], int(settings["port"])
     if settings["use_gpu"]:
         from hub_core.engine import providers_for
         try:

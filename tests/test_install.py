@@ -1,5 +1,6 @@
 """hub install / uninstall / download under crafted names and archives, failures and concurrency."""
 import io
+import json
 import os
 import shutil
 import stat
@@ -18,11 +19,14 @@ SOURCE = REPO / "modules" / "whole_image_detector"  # a module without model fil
 def make_module(folder, name="whole_image_detector", version="1.0.0", model_files=None):
     """A copy of whole_image_detector with its name, version and model files rewritten."""
     shutil.copytree(SOURCE, folder, ignore=shutil.ignore_patterns("__pycache__"))
-    text = (folder / "module.py").read_text()
-    text = text.replace('name = "whole_image_detector"', f"name = {name!r}")
-    text = text.replace('version = "1.0.0"', f'version = "{version}"\n    model_files = {model_files or {}!r}')
-    (folder / "module.py").write_text(text)
+    meta = json.loads((folder / "module.json").read_text())
+    meta.update(name=name, version=version, model_files=model_files or {})
+    (folder / "module.json").write_text(json.dumps(meta))
     return folder
+
+
+def installed_version(home):
+    return json.loads((home / "modules" / "whole_image_detector" / "module.json").read_text())["version"]
 
 
 @pytest.fixture
@@ -112,9 +116,8 @@ def test_failed_install_keeps_the_previous_copy(home, tmp_path):
         "net": {"file": "missing.onnx", "sha256": "1" * 64, "url": None}})
     with pytest.raises(FileNotFoundError, match="missing.onnx"):
         inst.install(broken)
-    installed = home / "modules" / "whole_image_detector"
-    assert 'version = "1.0.0"' in (installed / "module.py").read_text()
-    assert available()["whole_image_detector"] == installed
+    assert installed_version(home) == "1.0.0"
+    assert available()["whole_image_detector"] == home / "modules" / "whole_image_detector"
     assert [p.name for p in (home / "modules").iterdir() if p.name.startswith(".")] == []
 
 
@@ -125,6 +128,5 @@ def test_four_concurrent_installs_all_succeed(home, tmp_path):
                               stderr=subprocess.PIPE, text=True) for _ in range(4)]
     outcomes = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
     assert [code for code, _ in outcomes] == [0, 0, 0, 0], outcomes
-    installed = home / "modules" / "whole_image_detector"
-    assert 'version = "3.0.0"' in (installed / "module.py").read_text()
+    assert installed_version(home) == "3.0.0"
     assert sorted(p.name for p in (home / "modules").iterdir()) == ["whole_image_detector"]
