@@ -142,6 +142,9 @@ class Front:
         except ClientGone:
             return None
         try:
+            if gone.done():  # left just before its turn came
+                self.admission.counts["client_gone"] += 1
+                return None
             return await self.forward(request)
         finally:
             self.admission.leave()
