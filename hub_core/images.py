@@ -66,13 +66,17 @@ def encoded_size(data, name="image"):
     return size
 
 
+def check_pixels(size, name="image"):
+    """ImageTooLarge if an image of size (width, height) is over HUB_MAX_IMAGE_PIXELS."""
+    if size[0] * size[1] > max_pixels():
+        raise _too_large(name, size[0], size[1], max_pixels())
+
+
 def decode(data, name="image", size=None):
     """Decode encoded image bytes (JPEG, PNG, ...) to BGR uint8. The size is read from the header first
     (or given, as read by encoded_size) and an image over HUB_MAX_IMAGE_PIXELS is refused before OpenCV
     allocates it."""
-    width, height = size or encoded_size(data, name)
-    if width * height > max_pixels():
-        raise _too_large(name, width, height, max_pixels())
+    check_pixels(size or encoded_size(data, name), name)
     array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if array is None:
         raise ImageError(f"{name}: not a decodable image ({len(data)} bytes)")
