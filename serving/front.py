@@ -22,6 +22,10 @@ from .http1 import (MAX_HEAD_BYTES, SECURITY_HEADERS, HttpError, encode_request,
 
 log = logging.getLogger("hub.serving.front")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+# Requests handed to the workers' socket per worker: the one computing and one waiting in the socket's
+# backlog, so a worker that finishes takes its next request at once instead of waiting for this process to
+# be scheduled (on a busy machine that wait left workers idle). Only these are committed to being computed.
+HANDED_PER_WORKER = 2
 
 
 class ClientReader(asyncio.StreamReader):
@@ -42,7 +46,7 @@ class Front:
         self.worker_socket = worker_socket
         self.settings = settings
         self.max_body = int(float(settings["max_body_mb"]) * 1024 * 1024)
-        self.admission = Admission(workers, int(settings["queue"]), float(settings["queue_timeout"]))
+        self.admission = Admission(workers * HANDED_PER_WORKER, int(settings["queue"]), float(settings["queue_timeout"]))
         self.allowed_hosts = allowed_hosts(settings)
         self.counts = Counter()
         self.connections = set()  # writers of open connections

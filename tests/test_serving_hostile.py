@@ -102,19 +102,22 @@ def test_chunked_oversize_body_is_413(server):
     assert reply.status_code == 413 and "max_body_mb" in reply.json()["msg"]
 
 
-def hold_the_worker(server):
-    """A request of 4 crowd photos (about a second of work) in a thread, once the server has handed it to the worker."""
+def occupy_the_worker(server):
+    """Two requests of 4 crowd photos each (about a second of work each), in threads, once the server has
+    handed both to the worker: the one it computes and the one waiting behind it in its socket."""
     before = health(server).get("computed", 0)
-    done = {}
-    thread = threading.Thread(target=lambda: done.update(reply=post(server, {"images": [CROWD] * 4, "batch_size": 1})))
-    thread.start()
-    while health(server).get("computed", 0) == before:
+    replies = []
+    threads = [threading.Thread(target=lambda: replies.append(post(server, {"images": [CROWD] * 4, "batch_size": 1})))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    while health(server).get("computed", 0) < before + 2:
         time.sleep(0.02)
-    return thread, done
+    return threads, replies
 
 
 def test_full_queue_and_waiting_past_the_deadline_are_503_at_once(server):
-    thread, done = hold_the_worker(server)
+    threads, replies = occupy_the_worker(server)
     waiting = {}
     queued = threading.Thread(target=lambda: waiting.update(reply=post(server, {"images": [ONE_FACE]})))
     queued.start()
@@ -126,16 +129,18 @@ def test_full_queue_and_waiting_past_the_deadline_are_503_at_once(server):
     queued.join()
     late = waiting["reply"]
     assert late.status_code == 503 and "queue_timeout" in late.json()["msg"] and "Retry-After" in late.headers
-    thread.join()
-    assert done["reply"].status_code == 200
+    for t in threads:
+        t.join()
+    assert [r.status_code for r in replies] == [200, 200]
 
 
 def test_abandoned_requests_are_not_computed(server):
-    thread, done = hold_the_worker(server)
+    threads, _ = occupy_the_worker(server)
     before = health(server)
     with pytest.raises(requests.Timeout):
         post(server, {"images": [ONE_FACE]}, timeout=0.2)
-    thread.join()
+    for t in threads:
+        t.join()
     start = time.monotonic()
     assert post(server, {"images": [ONE_FACE]}).status_code == 200 and time.monotonic() - start < 2
     after = health(server)
