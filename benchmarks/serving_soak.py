@@ -100,12 +100,12 @@ def server_stats(server):
 
 
 def start_server(args, tmp, name, repo=None, extra=()):
-    env = {"HUB_HOME": str(tmp / name)}
+    env = {"HUB_HOME": str(tmp / name), "HUB_MODEL_MIRRORS": str(REPO.parent / "shared" / "models")}
     server = ServerProcess(["-m", args.module, "--workers", str(args.workers), *extra], env=env,
                            log_path=tmp / f"{name}.log")
-    if repo:  # the same CLI from another checkout
+    if repo:  # the same CLI from another checkout; -P: not the current folder first on sys.path
         server.env["PYTHONPATH"] = str(repo)
-        server.command = [sys.executable, "-m", "hub_core.cli"] + server.command[server.command.index("serving"):]
+        server.command = [sys.executable, "-P", "-m", "hub_core.cli"] + server.command[server.command.index("serving"):]
     return server.start(timeout=300)
 
 
@@ -118,14 +118,15 @@ def load(args, tmp, payload):
         results = {name: Outcomes() for name in servers}
         walls = {name: 0.0 for name in servers}
         per_round = args.requests // args.rounds
-        for _ in range(args.rounds):  # alternate, so the machine's slow spells fall on both
-            for name, server in servers.items():
+        for r in range(args.rounds):  # alternate A B B A ..., so the machine's slow spells fall on both
+            for name, server in list(servers.items())[::(-1) ** r]:
                 start = time.monotonic()
                 threads, _ = clients(f"{server.url}/predict/{args.module}", payload, args.clients,
                                      per_client=per_round, outcomes=results[name])
                 join(threads)
                 walls[name] += time.monotonic() - start
-        report = {}
+        report = {"code": {name: "front" if "buffering front" in server.log_tail(100_000) else "gunicorn alone"
+                           for name, server in servers.items()}}
         for name, outcomes in results.items():
             ok = outcomes.count("ok")
             report[name] = {"requests": len(outcomes.rows), "ok": ok, "errors": len(outcomes.rows) - ok,

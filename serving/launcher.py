@@ -161,7 +161,7 @@ def _serve(sock, settings, modules_info, run_dir):
             time.sleep(0.05)
         pidfile.parent.mkdir(parents=True, exist_ok=True)
         pidfile.write_text(f"{os.getpid()}\n")
-        print(f"hub serving: {', '.join(modules_info)} on http://{settings['host']}:{port} with {workers} "
+        print(f"hub serving: {', '.join(modules_info)} on http://{settings['host']}:{port} (buffering front) with {workers} "
               f"worker(s), {env['HUB_NUM_THREADS']} ONNX thread(s) each; pid file {pidfile}", file=sys.stderr, flush=True)
         front = Front(str(worker_socket), workers, settings)
         left = asyncio.run(front.run(sock, lambda: master.poll() is None))
