@@ -2,13 +2,13 @@
 import base64
 import binascii
 import os
-import struct
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from .errors import HubError
+from .image_size import image_size
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".jp2", ".pgm", ".ppm", ".pbm"}
 
@@ -32,8 +32,7 @@ def to_bgr(array, name="image"):
     if array.size == 0 or array.ndim not in (2, 3) or min(array.shape[:2]) < 1:
         raise ImageError(f"{name}: empty or malformed image array of shape {array.shape}")
     if array.shape[0] * array.shape[1] > max_pixels():
-        raise ImageTooLarge(f"{name}: image of {array.shape[1]}x{array.shape[0]} pixels is over the "
-                         f"limit of {max_pixels()} pixels (HUB_MAX_IMAGE_PIXELS)")
+        raise _too_large(name, array.shape[1], array.shape[0], max_pixels())
     if array.dtype == np.uint16:
         array = (array >> 8).astype(np.uint8)
     elif array.dtype == np.bool_:
@@ -53,31 +52,31 @@ def to_bgr(array, name="image"):
     return np.ascontiguousarray(array)
 
 
-def _header_size(data):
-    """(width, height) from a PNG or JPEG header, or None; used to refuse decompression bombs."""
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
-        return struct.unpack(">II", data[16:24])
-    if data[:2] == b"\xff\xd8":
-        i = 2
-        while i + 9 < len(data):
-            if data[i] != 0xFF:
-                return None
-            marker, length = data[i + 1], struct.unpack(">H", data[i + 2:i + 4])[0]
-            if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF):
-                h, w = struct.unpack(">HH", data[i + 5:i + 9])
-                return w, h
-            i += 2 + length
-    return None
+def _too_large(name, width, height, limit, what="HUB_MAX_IMAGE_PIXELS"):
+    return ImageTooLarge(f"{name}: image of {width}x{height} pixels is over the limit of {limit} pixels ({what})")
 
 
-def decode(data, name="image"):
-    """Decode encoded image bytes (JPEG, PNG, ...) to BGR uint8."""
+def encoded_size(data, name="image"):
+    """(width, height) of encoded image bytes, read from the header; ImageError if it cannot be read."""
     if len(data) == 0:
         raise ImageError(f"{name}: empty file (0 bytes)")
-    size = _header_size(bytes(data[:65536]))
-    if size and size[0] * size[1] > max_pixels():
-        raise ImageTooLarge(f"{name}: image of {size[0]}x{size[1]} pixels is over the limit of "
-                         f"{max_pixels()} pixels (HUB_MAX_IMAGE_PIXELS)")
+    size = image_size(data)
+    if size is None:
+        raise ImageError(f"{name}: not a decodable image ({len(data)} bytes; unknown format or unreadable header)")
+    return size
+
+
+def check_pixels(size, name="image"):
+    """ImageTooLarge if an image of size (width, height) is over HUB_MAX_IMAGE_PIXELS."""
+    if size[0] * size[1] > max_pixels():
+        raise _too_large(name, size[0], size[1], max_pixels())
+
+
+def decode(data, name="image", size=None):
+    """Decode encoded image bytes (JPEG, PNG, ...) to BGR uint8. The size is read from the header first
+    (or given, as read by encoded_size) and an image over HUB_MAX_IMAGE_PIXELS is refused before OpenCV
+    allocates it."""
+    check_pixels(size or encoded_size(data, name), name)
     array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if array is None:
         raise ImageError(f"{name}: not a decodable image ({len(data)} bytes)")
@@ -98,7 +97,8 @@ def read(path, name=None):
     return decode(data, name)
 
 
-def from_base64(text, name="image"):
+def base64_bytes(text, name="image"):
+    """The bytes of a base64 string (a data: URL prefix is accepted); ImageError if it is not base64."""
     if not isinstance(text, str):
         raise ImageError(f"{name}: expected a base64 string, got {type(text).__name__}")
     if text.startswith("data:") and "," in text:
@@ -107,7 +107,11 @@ def from_base64(text, name="image"):
         data = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise ImageError(f"{name}: corrupt base64") from None
-    return decode(data, name)
+    return data
+
+
+def from_base64(text, name="image"):
+    return decode(base64_bytes(text, name), name)
 
 
 def load(item, name):

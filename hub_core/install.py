@@ -2,16 +2,30 @@
 
 A `hub download` bundle is the module folder with its whole dependency closure: its default detector
 module(s) under dependencies/<name>/ and every weight file they all need under models/, so that
-`hub install` of the bundle works on a machine with no network and no mirror."""
+`hub install` of the bundle works on a machine with no network and no mirror.
+
+Installing a module folder or tarball imports its module.py, which runs its Python code (as pip does for
+a package): install only modules you trust. An install is staged in a hidden folder beside the installed
+modules and renamed into place under a lock, so a failed install leaves the previous state and
+concurrent installs of one module follow each other.
+"""
+import os
 import shutil
 import tarfile
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from . import store
+from .errors import HubError
+from .filelock import locked
 from .module import find, installed_dir, load_class, read_metadata, unknown_module
+from .names import checked
 
 DEPENDENCIES = "dependencies"
+
+
+class UnsafeArchive(HubError, ValueError):
+    pass
 
 
 def _module_root(folder):
@@ -25,28 +39,53 @@ def _module_root(folder):
     raise ValueError(f"{folder}: no module.py found (expected a module folder)")
 
 
+def _checked_member(member, dest, archive):
+    """Python's `data` filter semantics: plain files and folders only, inside dest, ordinary permissions."""
+    def refuse(why):
+        raise UnsafeArchive(f"{archive}: refusing member {member.name!r}: {why}")
+    if not (member.isreg() or member.isdir()):
+        refuse("links, devices and FIFOs are not allowed in a module archive")
+    path = PurePosixPath(member.name)
+    if path.is_absolute() or ".." in path.parts:
+        refuse("absolute and '..' paths are not allowed")
+    if not (dest / member.name).resolve().is_relative_to(dest.resolve()):
+        refuse("it would land outside the destination")
+    if hasattr(tarfile, "data_filter"):  # Python 3.8.17+ / 3.11.4+: the standard library's own checks
+        try:
+            member = tarfile.data_filter(member, str(dest))
+        except tarfile.FilterError as e:
+            refuse(str(e))
+    member.mode = 0o755 if member.isdir() or member.mode & 0o100 else 0o644
+    return member
+
+
 def _safe_extract(archive, dest):
+    dest = Path(dest)
     with tarfile.open(archive) as tar:
-        for member in tar.getmembers():
-            target = (Path(dest) / member.name).resolve()
-            if not str(target).startswith(str(Path(dest).resolve())) or member.issym() or member.islnk():
-                raise ValueError(f"{archive}: refusing unsafe member {member.name!r}")
-        tar.extractall(dest)
+        members = [_checked_member(m, dest, archive) for m in tar.getmembers()]
+        for member in members:
+            tar.extract(member, dest, set_attrs=False)
+            if member.isreg():
+                os.chmod(dest / member.name, member.mode)
+
+
+def _source_folder(source, tmp):
+    path = Path(source)
+    if path.is_file() and (path.name.endswith(".tar.gz") or path.suffix in (".tgz", ".tar")):
+        _safe_extract(path, tmp)
+        return _module_root(tmp)
+    if path.is_dir():
+        return _module_root(path)
+    folder = find(checked("module", str(source)))
+    if folder is None:
+        raise ValueError(f"{source}: not a module name, a module folder or a .tar.gz")
+    return folder
 
 
 def install(source):
     """Install a bundled module name, a module folder or a .tar.gz; return (name, version, folder)."""
-    path = Path(source)
     with tempfile.TemporaryDirectory() as tmp:
-        if path.is_file() and (path.name.endswith(".tar.gz") or path.suffix in (".tgz", ".tar")):
-            _safe_extract(path, tmp)
-            folder = _module_root(tmp)
-        elif path.is_dir():
-            folder = _module_root(path)
-        else:
-            folder = find(str(source))
-            if folder is None:
-                raise ValueError(f"{source}: not a module name, a module folder or a .tar.gz")
+        folder = _source_folder(source, tmp)
         weights = folder / "models"
         for dependency in sorted((folder / DEPENDENCIES).glob("*/module.json")):
             _install_folder(dependency.parent, weights)
@@ -55,13 +94,32 @@ def install(source):
 
 def _install_folder(folder, weights):
     cls = load_class(folder)
-    dest = installed_dir() / cls.name
-    if dest.resolve() != folder.resolve():
-        if dest.exists():
-            shutil.rmtree(dest)
-        shutil.copytree(folder, dest, ignore=shutil.ignore_patterns("__pycache__", "models", DEPENDENCIES))
-    _cache_weights(cls, weights)
-    return cls.name, cls.version, dest
+    name = checked("module", cls.name)
+    for spec in cls.model_files.values():
+        checked("model file", spec["file"])
+    root = installed_dir()
+    dest = root / name
+    if dest.resolve() == folder.resolve():
+        _cache_weights(cls, weights)
+        return name, cls.version, dest
+    root.mkdir(parents=True, exist_ok=True)
+    with locked(store.hub_home() / "locks" / f"module-{name}.lock"):
+        staging = Path(tempfile.mkdtemp(prefix=f".{name}.installing-", dir=root))
+        try:
+            staged = staging / name
+            shutil.copytree(folder, staged, ignore=shutil.ignore_patterns("__pycache__", "models", DEPENDENCIES))
+            _cache_weights(cls, weights)
+            _swap_into_place(staged, dest, staging)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return name, cls.version, dest
+
+
+def _swap_into_place(staged, dest, staging):
+    """Rename staged to dest; an existing dest is moved aside first and removed after."""
+    if dest.exists():
+        os.rename(dest, staging / "previous")
+    os.rename(staged, dest)
 
 
 def _cache_weights(cls, weights):
@@ -77,14 +135,17 @@ def _cache_weights(cls, weights):
         else:
             source = store.resolve(spec)
         if source != cache / spec["file"]:
-            shutil.copyfile(source, cache / spec["file"])
+            store._copy_atomically(source, cache / spec["file"])
 
 
 def uninstall(name):
-    dest = installed_dir() / name
-    if not (dest / "module.py").is_file():
-        raise ValueError(f"{name} is not installed in {installed_dir()}")
-    shutil.rmtree(dest)
+    dest = installed_dir() / checked("module", name)
+    with locked(store.hub_home() / "locks" / f"module-{name}.lock"):
+        if not (dest / "module.py").is_file():
+            raise ValueError(f"{name} is not installed in {installed_dir()}")
+        trash = Path(tempfile.mkdtemp(prefix=f".{name}.removing-", dir=installed_dir()))
+        os.rename(dest, trash / name)
+        shutil.rmtree(trash)
 
 
 def dependencies(name):
@@ -104,7 +165,7 @@ def dependencies(name):
 def download(name, output_dir):
     """Module folder, its dependency closure and every verified weight file under output_dir/name,
     ready for `hub install` offline."""
-    folder = find(name)
+    folder = find(checked("module", name))
     if folder is None:
         raise unknown_module(name)
     dest = Path(output_dir) / name
@@ -119,7 +180,8 @@ def download(name, output_dir):
         shutil.copytree(find(dep), dest / DEPENDENCIES / dep, ignore=ignore)
     for _, module_folder in modules:
         for spec in read_metadata(module_folder)["model_files"].values():
-            shipped = module_folder / "models" / spec["file"]
+            file = checked("model file", spec["file"])
+            shipped = module_folder / "models" / file
             source = shipped if shipped.is_file() else store.resolve(spec)
-            shutil.copyfile(source, dest / "models" / spec["file"])
+            shutil.copyfile(source, dest / "models" / file)
     return dest

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from . import store
 from .errors import HubError
+from .names import checked
 
 METADATA_FILE = "module.json"
 # Metadata keys every module.json carries; `default_detector` and `aliases` are optional.
@@ -95,6 +96,7 @@ def is_module_folder(folder):
 
 
 def find(name):
+    checked("module", name)
     for root in search_dirs():
         folder = root / name
         if is_module_folder(folder):

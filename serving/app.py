@@ -11,6 +11,7 @@ Only these request parameters reach a module (anything else is a 400 naming it):
   other detectors     the detector's own thresholds (score_threshold, iou_threshold; float 0..1) and options
                       (e.g. yolox_nano_coco's classes: a list of class names), as its parameters() declare them
 """
+import json
 import logging
 import os
 from pathlib import Path
@@ -31,9 +32,9 @@ log = logging.getLogger("hub.serving")
 class RequestError(Exception):
     """A request the server refuses: HTTP status, PaddleHub body code, message for the client."""
 
-    def __init__(self, http_status, message, code="101"):
+    def __init__(self, http_status, message, code="101", results=""):
         super().__init__(message)
-        self.http_status, self.code, self.message = http_status, code, message
+        self.http_status, self.code, self.message, self.results = http_status, code, message, results
 
 
 # --- parameters a client may set: one description (JSON schemas) checks requests and is /openapi.json's --------
@@ -158,12 +159,10 @@ def _too_large(error):
 
 
 def read_request():
-    """(list of (name, decode_fn), params dict, from_form) from a JSON or multipart request."""
+    """(list of (name, read_fn giving the encoded bytes), params dict, from_form) from a JSON or multipart request."""
     mimetype = request.mimetype
     if mimetype == "application/json":
-        body = request.get_json(silent=True)
-        if body is None:
-            raise RequestError(400, "request body is not valid JSON")
+        body = json_body()
         if not isinstance(body, dict):
             raise RequestError(400, "request body must be a JSON object with an 'images' list")
         params = dict(body)
@@ -172,7 +171,7 @@ def read_request():
             raise RequestError(400, "missing 'images': a list of base64-encoded images")
         if not isinstance(images, list):
             raise RequestError(400, "'images' must be a list of base64-encoded images")
-        sources = [(f"images[{i}]", lambda t=text, n=f"images[{i}]": imio.from_base64(t, n))
+        sources = [(f"images[{i}]", lambda t=text, n=f"images[{i}]": imio.base64_bytes(t, n))
                    for i, text in enumerate(images)]
         return sources, params, False
     if mimetype == "multipart/form-data":
@@ -182,13 +181,13 @@ def read_request():
         sources = []
         for i, (field, upload) in enumerate(files):
             name = f"{field}[{i}] {upload.filename!r}" if upload.filename else f"{field}[{i}]"
-            sources.append((name, lambda u=upload, n=name: imio.decode(u.read(), n)))
+            sources.append((name, lambda u=upload: u.read()))
         return sources, request.form.to_dict(), True
     raise RequestError(415, f"unsupported content type {mimetype or 'none'!r}: send application/json or "
                             "multipart/form-data", code="112")
 
 
-def predict_route(served_modules, name):
+def predict_route(served_modules, name, limits):
     served = served_modules.get(name)
     if served is None:
         raise RequestError(404, f"module {name!r} is not served here; served: {', '.join(served_modules)}",
@@ -200,16 +199,7 @@ def predict_route(served_modules, name):
     strict = kwargs.get("strict", False)
     visualization = kwargs.pop("visualization", served.default_visualization)
 
-    items = []
-    for name, decode in sources:
-        try:
-            items.append(Item(name, decode()))
-        except imio.ImageError as e:
-            if _too_large(e):
-                raise RequestError(413, str(e)) from None
-            if strict:
-                raise RequestError(400, str(e)) from None
-            items.append(Item(name, e))  # a failed item: its entry says why, under its own name
+    items = decode_within_limits(sources, limits, strict)
     try:
         results = served.predict(items, **kwargs)
     except imio.ImageError as e:
@@ -217,12 +207,82 @@ def predict_route(served_modules, name):
     for item, entry in zip(items, results):
         if visualization and not entry.get("error"):
             entry["visualization"] = visualise(served, item.source, entry)
+    refuse_if_all_failed(results)
     return results
 
 
-def create_app(modules_info, use_gpu=False, max_body_bytes=DEFAULT_MAX_BODY_BYTES, warm_up=True):
+# --- limits and refusals (issue 15) ------------------------------------------------------------
+DEFAULT_LIMITS = {"max_images": 64, "max_request_pixels": 50_000_000}
+PAGE_POLICY = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+               "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+def json_body():
+    """The request's JSON; malformed JSON of any depth is a 400, never a RecursionError."""
+    try:
+        return json.loads(request.get_data(cache=False))
+    except (ValueError, RecursionError):
+        raise RequestError(400, "request body is not valid JSON") from None
+
+
+def decode_within_limits(sources, limits, strict):
+    """One Item per source, in order: decoded images, or the error that refused them (a failed item).
+    Sizes are read from the headers and checked against the per-image and per-request pixel limits
+    before any image is decoded."""
+    if len(sources) > limits["max_images"]:
+        raise RequestError(413, f"{len(sources)} images in one request is over the limit of "
+                                f"{limits['max_images']} (max_images)")
+    items, readable, total = [None] * len(sources), [], 0
+
+    def refuse(i, label, error):
+        if _too_large(error):
+            raise RequestError(413, str(error)) from None
+        if strict:
+            raise RequestError(400, str(error)) from None
+        items[i] = Item(label, error)
+
+    for i, (label, read) in enumerate(sources):
+        try:
+            data = read()
+            width, height = imio.encoded_size(data, label)
+            imio.check_pixels((width, height), label)
+        except imio.ImageError as e:
+            refuse(i, label, e)
+            continue
+        total += width * height
+        if total > limits["max_request_pixels"]:
+            raise RequestError(413, f"the images of this request add up to over {limits['max_request_pixels']} "
+                                    f"pixels (max_request_pixels), {label} included")
+        readable.append((i, label, data, (width, height)))
+    for i, label, data, size in readable:
+        try:
+            items[i] = Item(label, imio.decode(data, label, size))
+        except imio.ImageError as e:
+            refuse(i, label, e)
+    return items
+
+
+def refuse_if_all_failed(results):
+    """Every image failed: a 400 whose results carry the per-image errors (some failed: 200, as usual)."""
+    if results and all(entry.get("error") for entry in results):
+        errors = "; ".join(entry["error"] for entry in results[:3]) + ("; ..." if len(results) > 3 else "")
+        raise RequestError(400, f"all {len(results)} images failed: {errors}", results=results)
+
+
+def security_headers(response):
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    if response.mimetype == "text/html":
+        response.headers["Content-Security-Policy"] = PAGE_POLICY
+    return response
+
+
+def create_app(modules_info, use_gpu=False, max_body_bytes=DEFAULT_MAX_BODY_BYTES, warm_up=True, limits=None):
     """modules_info: {name: {"init_args": {...}, "predict_args": {...}}}. Loads (and warms up) every
-    module here, so under gunicorn each worker loads its own sessions before it accepts a request."""
+    module here, so under gunicorn each worker loads its own sessions before it accepts a request.
+    limits: {"max_images", "max_request_pixels"} (defaults in DEFAULT_LIMITS)."""
+    limits = {**DEFAULT_LIMITS, **(limits or {})}
     app = Flask(__name__, static_folder=str(STATIC), static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     app.json.sort_keys = False
@@ -242,7 +302,7 @@ def create_app(modules_info, use_gpu=False, max_body_bytes=DEFAULT_MAX_BODY_BYTE
 
     @app.errorhandler(RequestError)
     def request_error(e):
-        return reply(e.http_status, e.code, e.message)
+        return reply(e.http_status, e.code, e.message, e.results)
 
     @app.errorhandler(HTTPException)
     def http_error(e):
@@ -255,14 +315,11 @@ def create_app(modules_info, use_gpu=False, max_body_bytes=DEFAULT_MAX_BODY_BYTE
         app.logger.exception("unexpected error on %s %s", request.method, request.path)
         return reply(500, "101", "internal server error; the server log has the details")
 
-    @app.after_request
-    def headers(response):
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        return response
+    app.after_request(security_headers)
 
     @app.post("/predict/<name>")
     def predict(name):
-        return reply(200, "000", "", predict_route(served, name))
+        return reply(200, "000", "", predict_route(served, name, limits))
 
     @app.get("/health")
     def health():

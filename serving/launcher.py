@@ -1,24 +1,31 @@
-"""`hub serving start | stop`: gunicorn with N worker processes, each loading its own modules.
+"""`hub serving start | stop`: a buffering front (front.py) before N gunicorn sync workers (workers.py).
 
-start runs in the foreground (as PaddleHub's does; Ctrl-C or `hub serving stop -p PORT` ends it) and
-writes the master's pid to $HUB_HOME/serving/<port>.pid. The --config file is PaddleHub's JSON:
-{"modules_info": {"name": {"init_args": {...}, "predict_args": {...}}}, "port", "workers", "use_gpu",
-"host", "max_body_mb"}; options given on the command line win over the file.
+start runs in the foreground (as PaddleHub's does; Ctrl-C or `hub serving stop -p PORT` ends it): this
+process binds the port and runs the front, and starts the workers' gunicorn master as its child on a
+private Unix socket; its pid is written to $HUB_HOME/serving/<port>.pid. The --config file is PaddleHub's
+JSON: {"modules_info": {"name": {"init_args": {...}, "predict_args": {...}}}, "port", "workers", "use_gpu",
+"host", ...any option below by its name}; options given on the command line win over the file.
 """
+import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from hub_core import store
+from hub_core import images, store
 from hub_core.args import Parser, port_number, positive_int
 from hub_core.module import available
 
 DEFAULTS = {"port": 8866, "workers": 1, "use_gpu": False, "host": "127.0.0.1", "max_body_mb": 20.0,
-            "timeout": 120}
+            "timeout": 120, "max_images": 64, "max_request_pixels": 50_000_000, "queue": 16,
+            "queue_timeout": 10.0, "header_timeout": 10.0, "body_timeout": 30.0, "keepalive_timeout": 15.0,
+            "graceful_timeout": 30.0, "max_connections": 1000, "allowed_hosts": None}
 
 
 def pid_file(port):
@@ -52,10 +59,24 @@ def build_parser():
     p.add_argument("--host", default=None, help="bind address (default 127.0.0.1, loopback only)")
     p.add_argument("--max_body_mb", type=float, default=None, help="request body limit in MB (default 20)")
     p.add_argument("--timeout", type=int, default=None, help="seconds before a stuck worker is restarted")
+    p.add_argument("--max_images", type=positive_int, default=None, help="images per request (default 64)")
+    p.add_argument("--max_request_pixels", type=positive_int, default=None,
+                   help="decoded pixels per request, all images together: the memory budget (default 50 M)")
+    p.add_argument("--queue", type=positive_int, default=None, help="requests per module waiting for a worker (default 16)")
+    p.add_argument("--queue_timeout", type=float, default=None,
+                   help="seconds a request may wait for a worker before a 503 (default 10)")
+    p.add_argument("--header_timeout", type=float, default=None, help="seconds to receive a request head (default 10)")
+    p.add_argument("--body_timeout", type=float, default=None, help="seconds to receive a request body (default 30)")
+    p.add_argument("--keepalive_timeout", type=float, default=None, help="seconds an idle connection stays open (15)")
+    p.add_argument("--graceful_timeout", type=float, default=None,
+                   help="seconds a stop waits for requests in flight (default 30)")
+    p.add_argument("--max_connections", type=positive_int, default=None, help="open client connections (default 1000)")
+    p.add_argument("--allowed_hosts", default=None,
+                   help="comma-separated Host names accepted (default: the loopback names when bound to loopback)")
     p.add_argument("--access_log", action="store_true", help="log every request to stderr")
     p = sub.add_parser("stop", help="stop the server started on a port")
     p.add_argument("-p", "--port", type=port_number, default=DEFAULTS["port"])
-    p.add_argument("--wait", type=float, default=30.0, help="seconds to wait for a graceful stop")
+    p.add_argument("--wait", type=float, default=60.0, help="seconds to wait for a graceful stop")
     return parser
 
 
@@ -82,8 +103,10 @@ def resolve_settings(args):
     unknown = [m for m in modules_info if m not in known]
     if unknown:
         raise ValueError(f"unknown module(s) {', '.join(unknown)}; available: {', '.join(known) or 'none'}")
-    if int(settings["workers"]) < 1:
-        raise ValueError("--workers must be at least 1")
+    for key in ("workers", "max_images", "max_request_pixels", "queue", "max_connections"):
+        if int(settings[key]) < 1:
+            raise ValueError(f"--{key} must be at least 1")
+    settings["access_log"] = bool(getattr(args, "access_log", False))
     return settings, modules_info
 
 
@@ -92,44 +115,70 @@ def start(args):
         settings, modules_info = resolve_settings(args)
     except ValueError as e:
         return _fail(str(e))
-    host, port, workers = settings["host"], int(settings["port"]), int(settings["workers"])
+    host, port = settings["host"], int(settings["port"])
     if settings["use_gpu"]:
         from hub_core.engine import providers_for
         try:
             providers_for(True)
         except RuntimeError as e:
             return _fail(str(e))
-    if not port_is_free(host, port):
+    try:
+        sock = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET,
+                                    backlog=1024)
+    except OSError:
         return _fail(f"{host}:{port} is already in use")
+    run_dir = Path(tempfile.mkdtemp(prefix="hub-serving-"))  # private (0700): only this user reaches the workers
+    try:
+        return _serve(sock, settings, modules_info, run_dir)
+    finally:
+        sock.close()
+        shutil.rmtree(run_dir, ignore_errors=True)
 
-    # Cores are split between workers; a session's threads are fixed when the worker builds it.
-    os.environ.setdefault("HUB_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+
+def _serve(sock, settings, modules_info, run_dir):
+    from .front import Front
+    from .workers import die_with_parent
+
+    port, workers = int(settings["port"]), int(settings["workers"])
+    worker_socket = run_dir / "workers.sock"
+    config = {"socket": str(worker_socket), "port": port, "workers": workers, "timeout": int(settings["timeout"]),
+              "access_log": bool(settings.get("access_log")), "modules_info": modules_info,
+              "use_gpu": bool(settings["use_gpu"]), "max_body_bytes": int(float(settings["max_body_mb"]) * 1024 * 1024),
+              "limits": {"max_images": int(settings["max_images"]),
+                         "max_request_pixels": int(settings["max_request_pixels"])}}
+    (run_dir / "workers.json").write_text(json.dumps(config))
+    # Cores are split between workers; a session's threads are fixed when the worker builds it. OpenCV's
+    # own size limit backs up the header check in hub_core.images.
+    env = {**os.environ, "OPENCV_IO_MAX_IMAGE_PIXELS": str(images.max_pixels())}
+    env.setdefault("HUB_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+    master = subprocess.Popen([sys.executable, "-m", f"{__package__}.workers", str(run_dir / "workers.json")],
+                              env=env, preexec_fn=die_with_parent)
     pidfile = pid_file(port)
-    pidfile.parent.mkdir(parents=True, exist_ok=True)
-
-    from gunicorn.app.base import BaseApplication
-
-    class HubServer(BaseApplication):
-        def load_config(self):
-            options = {"bind": f"{host}:{port}", "workers": workers, "worker_class": "sync",
-                       "timeout": int(settings["timeout"]), "graceful_timeout": 10, "pidfile": str(pidfile),
-                       "preload_app": False,  # each worker builds its own ONNX sessions after the fork
-                       "errorlog": "-", "loglevel": "info", "accesslog": "-" if args.access_log else None,
-                       "proc_name": f"hub-serving-{port}"}
-            if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 25.1: one shared socket path otherwise
-                options["control_socket_disable"] = True
-            for key, value in options.items():
-                self.cfg.set(key, value)
-
-        def load(self):
-            from hub_core.serving.app import create_app
-            return create_app(modules_info, use_gpu=bool(settings["use_gpu"]),
-                              max_body_bytes=int(float(settings["max_body_mb"]) * 1024 * 1024))
-
-    print(f"hub serving: {', '.join(modules_info)} on http://{host}:{port} with {workers} worker(s), "
-          f"{os.environ['HUB_NUM_THREADS']} ONNX thread(s) each; pid file {pidfile}", file=sys.stderr, flush=True)
-    HubServer().run()  # the arbiter exits the process when it stops
-    return 0
+    try:
+        while not worker_socket.exists():
+            if master.poll() is not None:
+                return _fail(f"the workers exited with {master.returncode} before serving")
+            time.sleep(0.05)
+        pidfile.parent.mkdir(parents=True, exist_ok=True)
+        pidfile.write_text(f"{os.getpid()}\n")
+        print(f"hub serving: {', '.join(modules_info)} on http://{settings['host']}:{port} (buffering front) with {workers} "
+              f"worker(s), {env['HUB_NUM_THREADS']} ONNX thread(s) each; pid file {pidfile}", file=sys.stderr, flush=True)
+        front = Front(str(worker_socket), workers, settings)
+        left = asyncio.run(front.run(sock, lambda: master.poll() is None))
+        sock.close()
+        print(f"hub serving: stopping; {left} request(s) still in flight after {settings['graceful_timeout']} s"
+              if left else "hub serving: stopping; every request in flight was answered", file=sys.stderr, flush=True)
+        return 0 if master.poll() is None else 1
+    finally:
+        if master.poll() is None:
+            master.send_signal(signal.SIGTERM)  # gunicorn: workers finish, then the master exits
+            try:
+                master.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                master.kill()
+                master.wait()
+        if pidfile.is_file() and pidfile.read_text().strip() == str(os.getpid()):
+            pidfile.unlink()
 
 
 def _alive(pid):
@@ -146,25 +195,47 @@ def _alive(pid):
         return not Path("/proc").is_dir()
 
 
-def _children(pid):
-    """Worker pids of the gunicorn master (Linux /proc; empty elsewhere)."""
-    kids = []
+def _descendants(pid):
+    """Pids of pid's children, grandchildren, ... (Linux /proc; empty elsewhere)."""
+    parents = {}
     for status in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = status.read_text().rsplit(")", 1)[1].split()
+            parents[int(status.parent.name)] = int(status.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    found, frontier = [], [pid]
+    while frontier:
+        kids = [p for p, parent in parents.items() if parent in frontier]
+        found += kids
+        frontier = kids
+    return found
+
+
+def _listening_inodes(port):
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
         except OSError:
             continue
-        if int(fields[1]) == pid:
-            kids.append(int(status.parent.name))
-    return kids
+        for row in rows:
+            fields = row.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                inodes.add(fields[9])
+    return inodes
 
 
-def _is_our_server(pid):
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    if not cmdline.exists():
-        return True  # no /proc to check against
-    text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    return "serving" in text or "gunicorn" in text
+def serves_port(pid, port):
+    """Whether process pid holds the listening socket of port (Linux: /proc/net/tcp and /proc/PID/fd;
+    elsewhere its command line must name `serving start`)."""
+    if not Path("/proc/net/tcp").exists():
+        command = subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True).stdout
+        return "serving" in command and "start" in command
+    wanted = {f"socket:[{inode}]" for inode in _listening_inodes(port)}
+    try:
+        return any(os.readlink(fd) in wanted for fd in Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:  # another user's process, or gone
+        return False
 
 
 def stop(args):
@@ -176,15 +247,19 @@ def stop(args):
     except ValueError:
         pidfile.unlink(missing_ok=True)
         return _fail(f"{pidfile} is corrupt; removed it", 1)
-    if not _alive(pid) or not _is_our_server(pid):
+    if not _alive(pid):
         pidfile.unlink(missing_ok=True)
         return _fail(f"the server on port {args.port} (pid {pid}) is not running; removed {pidfile}", 1)
-    workers = _children(pid)
-    os.kill(pid, signal.SIGTERM)  # gunicorn: graceful stop of the workers, then the master exits
+    if not serves_port(pid, args.port):
+        pidfile.unlink(missing_ok=True)
+        return _fail(f"pid {pid} in {pidfile} is not the server listening on port {args.port}; not signalled, "
+                     f"removed the stale pid file", 1)
+    family = _descendants(pid)
+    os.kill(pid, signal.SIGTERM)  # the front: stop accepting, answer what is in flight, then stop the workers
     deadline = time.monotonic() + args.wait
-    while time.monotonic() < deadline and (_alive(pid) or any(_alive(w) for w in workers)):
+    while time.monotonic() < deadline and any(_alive(p) for p in [pid] + family):
         time.sleep(0.1)
-    leftover = [p for p in [pid] + workers if _alive(p)]
+    leftover = [p for p in [pid] + family if _alive(p)]
     for p in leftover:
         try:
             os.kill(p, signal.SIGKILL)
@@ -198,7 +273,7 @@ def stop(args):
     else:
         return _fail(f"stopped pid {pid}, but port {args.port} is still in use", 1)
     note = f" (killed {len(leftover)} that ignored SIGTERM)" if leftover else ""
-    print(f"hub serving: stopped the server on port {args.port} (pid {pid}, {len(workers)} worker(s)){note}")
+    print(f"hub serving: stopped the server on port {args.port} (pid {pid} and {len(family)} worker process(es)){note}")
     return 0
 
 

@@ -1,6 +1,7 @@
 """The serving page in a real browser: upload a face photo, see the landmarks drawn on the canvas."""
 import base64
 import re
+import time
 from pathlib import Path
 
 import cv2
@@ -39,6 +40,15 @@ def page():
             browser.close()
 
 
+def wait_until(page, expression, timeout=60):
+    """Poll a JavaScript expression from here: wait_for_function evaluates strings in the page, which its
+    Content-Security-Policy (no 'unsafe-eval') forbids."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        time.sleep(0.1)
+
+
 def canvas_pixels(page):
     data_url = page.eval_on_selector("#canvas", "c => c.toDataURL('image/png')")
     png = base64.b64decode(data_url.split(",", 1)[1])
@@ -49,10 +59,10 @@ def test_page_draws_landmarks(server, page, tmp_path):
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(server.url + "/")
-    page.wait_for_function("document.querySelectorAll('#module option').length === 2")
+    wait_until(page, "document.querySelectorAll('#module option').length === 2")
     page.select_option("#module", LANDMARKS)
     page.set_input_files("#file", str(PHOTO))
-    page.wait_for_function("/keypoints/.test(document.getElementById('count').textContent)", timeout=60000)
+    wait_until(page, "/keypoints/.test(document.getElementById('count').textContent)")
 
     count = page.inner_text("#count")
     instances, points = (int(n) for n in re.match(r"(\d+) instances?, (\d+) keypoints", count).groups())
@@ -78,8 +88,8 @@ def test_page_draws_landmarks(server, page, tmp_path):
 
 def test_page_shows_detector_boxes(server, page):
     page.goto(server.url + "/")
-    page.wait_for_function("document.querySelectorAll('#module option').length === 2")
+    wait_until(page, "document.querySelectorAll('#module option').length === 2")
     page.select_option("#module", DETECTOR)
     page.set_input_files("#file", str(PHOTO))
-    page.wait_for_function("/instance/.test(document.getElementById('count').textContent)", timeout=60000)
+    wait_until(page, "/instance/.test(document.getElementById('count').textContent)")
     assert re.fullmatch(r"[1-9]\d* instances?", page.inner_text("#count"))

@@ -159,7 +159,7 @@ def test_image_over_pixel_limit_is_413(server):
 def test_body_over_limit_is_413_before_reading_it(server):
     # Declares 30 MB but sends 64 kB: the server must answer from the Content-Length alone.
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:
-        s.sendall(f"POST /predict/{LANDMARKS} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        s.sendall(f"POST /predict/{LANDMARKS} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                   f"Content-Length: {30 * 1024 * 1024}\r\n\r\n".encode() + b'{"images": ["' + b"A" * 65536)
         reply = b""
         while b"\r\n\r\n" not in reply or not _complete(reply):  # headers and body may come in two reads
@@ -181,6 +181,28 @@ def _complete(reply):
     return False
 
 
+def test_every_image_bad_is_400_with_the_per_image_errors(server):
+    reply = predict(server, LANDMARKS, json={"images": ["not base64!!", b64(ONE_FACE)[:200], base64.b64encode(b"hi").decode()]})
+    assert reply.status_code == 400
+    body = reply.json()
+    assert body["status"] == "101" and "all 3 images failed" in body["msg"]
+    assert [("images[%d]" % i) in entry["error"] for i, entry in enumerate(body["results"])] == [True] * 3
+
+
+def test_deeply_nested_json_is_400(server):
+    reply = predict(server, LANDMARKS, data=b"[" * 100_000, headers={"Content-Type": "application/json"})
+    assert_error(reply, 400, "101", "JSON")
+
+
+def test_foreign_host_is_refused_and_the_page_has_security_headers(server):
+    refused = requests.get(server.url + "/models", headers={"Host": "attacker.example"})
+    assert_error(refused, 400, "101", "attacker.example")
+    assert requests.get(server.url + "/models", headers={"Host": "localhost:8866"}).status_code == 200
+    page = requests.get(server.url + "/")
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    assert page.headers["X-Frame-Options"] == "DENY" and page.headers["X-Content-Type-Options"] == "nosniff"
+
+
 def test_server_still_correct_after_errors(server):
     for _ in range(3):
         predict(server, LANDMARKS, data=b"{", headers={"Content-Type": "application/json"})
@@ -188,16 +210,9 @@ def test_server_still_correct_after_errors(server):
     assert all(len(r["data"]) == len(results[0]["data"]) and len(r["data"][0]) == 68 for r in results)
 
 
-def _children(pid):
-    kids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            kids.append(int(stat.parent.name))
-    return kids
+def _descendants(pid):
+    from hub_core.serving.launcher import _descendants
+    return _descendants(pid)
 
 
 def _port_free(port):
@@ -214,8 +229,8 @@ def test_stop_ends_master_and_workers(server):
     pid_file = Path(server.env["HUB_HOME"]) / "serving" / f"{server.port}.pid"
     master = int(pid_file.read_text())
     assert master == server.proc.pid
-    workers = _children(master)
-    assert len(workers) == 2
+    workers = _descendants(master)
+    assert len(workers) == 3  # the workers' gunicorn master and its 2 workers
     done = server.stop()
     assert done.returncode == 0, done.stderr
     assert server.proc.poll() is not None
