@@ -14,6 +14,7 @@ import numpy as np
 
 from . import images as imio
 from . import video as vid
+from .tracking import Tracker
 from .aliases import resolve
 from .batching import error_entry
 from .module import Module
@@ -163,7 +164,7 @@ def infer(module, inputs, batch_size=1, det_every=1, smooth=False, smooth_min_cu
 
 
 def _video(run, src, batch_size, det_every, smooth, min_cutoff, beta, with_images):
-    tracker = vid.VideoTracker(smooth, min_cutoff, beta) if run.keypoint else None
+    tracker = Tracker(run.module.meta, smooth, min_cutoff, beta) if run.keypoint else None
     det_every = max(1, int(det_every))
     # Skipping the detector makes each frame depend on the last one, so those frames go one by one.
     step = batch_size if det_every == 1 else 1
@@ -174,12 +175,12 @@ def _video(run, src, batch_size, det_every, smooth, min_cutoff, beta, with_image
                  for fid, ts, _ in chunk]
         frames = [f for _, _, f in chunk]
         boxes = None
-        if det_every > 1 and chunk[0][0] % det_every and tracker.last:
+        if det_every > 1 and chunk[0][0] % det_every and tracker.following():
             h, w = frames[0].shape[:2]
-            boxes = [tracker.next_boxes((w, h))]
+            boxes = [tracker.boxes((w, h))]
         for frame, meta, entry in zip(frames, metas, run(frames, metas, boxes)):
             if tracker is not None and "error" not in entry:
-                tracker.update(entry, meta["timestamp"])
+                tracker.update(entry, meta["timestamp"], detected=boxes is None)
             yield (meta["name"], entry, frame) if with_images else (meta["name"], entry)
         chunk.clear()
 
