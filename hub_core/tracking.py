@@ -195,7 +195,7 @@ class Tracker:
         instances = entry.get("instances", [])
         first_frame, self.frames = self.frames == 0, self.frames + 1
         n = len(instances)
-        kpts = np.array([inst["keypoints"] for inst in instances], np.float64).reshape(n, -1, 2)
+        kpts = np.array([inst["keypoints"] for inst in instances], np.float64).reshape(n, -1, 2) if n else np.zeros((0, 0, 2))
         boxes = np.array([inst["box"][:4] for inst in instances], np.float64).reshape(n, 4)
         scores = np.array([quality(inst) for inst in instances])
         box_scores = [inst.get("box_score", 1.0) for inst in instances]
