@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import geometry
+from . import geometry, progress
 from .args import Parser, positive_int
 from . import images as imio
 from .engine import OnnxModel, default_threads
@@ -170,6 +170,7 @@ def benchmark(module, paths, batch_size=1, repeat=3, use_gpu=False):
     with patched(targets):
         warm = [imio.load(p, p) for p in paths[:max(1, batch_size)]]
         module.keypoint_detection(images=warm, batch_size=batch_size, use_gpu=use_gpu, strict=True)
+        bar = progress.bar(repeat * len(paths), f"hub benchmark {module.name}")
         for _ in range(repeat):
             for v in runs.values():
                 v.clear()
@@ -184,6 +185,7 @@ def benchmark(module, paths, batch_size=1, repeat=3, use_gpu=False):
                 t2 = time.perf_counter()
                 pipeline, decode = pipeline + (t2 - t0) * 1000, decode + (t1 - t0) * 1000
                 instances += sum(len(e["instances"]) for e in entries)
+                bar.update(len(chunk))
                 n, spent = len(chunk), {s: timer.current.get(s, 0.0) for s in ("detector", "crop", "keypoint_model")}
                 stage_s = {"decode": t1 - t0, **spent, "postprocess": (t2 - t1) - sum(spent.values()), "total": t2 - t0}
                 for stage, seconds in stage_s.items():
@@ -198,6 +200,7 @@ def benchmark(module, paths, batch_size=1, repeat=3, use_gpu=False):
             alone = models_alone_pass(models, plain_runs, samples, pass_runs)
             passes.append({"pipeline_ms": pipeline, "decode_ms": decode, "folder_ms": folder, "alone_ms": alone,
                            "runs": pass_runs})
+        bar.close()
     return report(module, paths, batch_size, repeat, use_gpu, instances, per_image, model_ms, passes, models, samples)
 
 
