@@ -23,7 +23,6 @@ a ghost is then a tracking artefact, not an unannotated real face.
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -38,6 +37,7 @@ DATA = REPO.parent / "shared" / "data"
 sys.path.insert(0, str(REPO))
 
 from hub_core.tracking import assign  # noqa: E402
+from hub_core.versions import library_versions  # noqa: E402
 
 COCO_SIGMAS = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07, .87, .87, .89, .89]) / 10
 SETS = {
@@ -249,12 +249,6 @@ def run(kind, det_every, frames, seeds, smooth=False, module=None):
     return summarise(kind, parts, seconds)
 
 
-def versions():
-    import onnxruntime
-    return {"python": platform.python_version(), "numpy": np.__version__, "opencv": cv2.__version__,
-            "onnxruntime": onnxruntime.__version__}
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--modules", nargs="+", choices=list(SETS), default=list(SETS))
@@ -269,7 +263,7 @@ def main(argv=None):
     if args.threads:
         os.environ["HUB_NUM_THREADS"] = str(args.threads)
     report = {"tag": args.tag, "frames_per_video": args.frames, "seeds": args.seeds, "smooth": args.smooth,
-              "photos": {k: SETS[k]["photos"] for k in args.modules}, "versions": versions(), "results": {}}
+              "photos": {k: SETS[k]["photos"] for k in args.modules}, "versions": library_versions(), "results": {}}
     for kind in args.modules:
         for n in args.det_every:
             result = run(kind, n, args.frames, args.seeds, args.smooth)
