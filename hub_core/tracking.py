@@ -172,8 +172,9 @@ class Tracker:
         self.tracks, self.next_id, self.frames = [], 0, 0
 
     def following(self):
-        """Whether any track is live (so a frame can go without the detector)."""
-        return any(t.lost == 0 for t in self.tracks)
+        """Whether the next frame can go without the detector: some track is live and no confirmed one was
+        lost in the last frame (its subject is looked for at once)."""
+        return any(t.lost == 0 for t in self.tracks) and not any(t.confirmed and t.lost == 1 for t in self.tracks)
 
     def boxes(self, image_size):
         """[[x1, y1, x2, y2, score]] for the next frame without detection, from each live track's keypoints
@@ -201,11 +202,11 @@ class Tracker:
         box_scores = [inst.get("box_score", 1.0) for inst in instances]
         kpt_scores = [None if inst.get("keypoint_scores") is None else np.asarray(inst["keypoint_scores"], np.float64)
                       for inst in instances]
-        candidates = self._suppress(kpts, boxes, scores)
+        candidates = [i for i in self._suppress(kpts, boxes, scores) if scores[i] >= self.keep_score]
         if not detected:  # re-estimated in a track's own box: drop the ones the model lost or that left the box
             inside = [area(_intersection(keypoint_box(kpts[i], kpt_scores[i]), boxes[i]))
                       / max(area(keypoint_box(kpts[i], kpt_scores[i])), 1.0) for i in range(n)]
-            candidates = [i for i in candidates if scores[i] >= self.keep_score and inside[i] >= self.min_inside_box]
+            candidates = [i for i in candidates if inside[i] >= self.min_inside_box]
         owner = self._match(kpts, boxes, candidates, detected)
         for t in self.tracks:
             if t not in owner.values():
