@@ -18,4 +18,9 @@ def resolve(name):
 
 
 def table():
-    return "\n".join(f"{alias:<8} {module}" for alias, module in all_aliases().items())
+    """alias  module  (the module's notice, where its default needs one: see module.json)"""
+    rows = []
+    for alias, module in all_aliases().items():
+        notice = read_metadata(available()[module]).get("notice")
+        rows.append(f"{alias:<8} {module}" + (f"  ({notice})" if notice else ""))
+    return "\n".join(rows)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import progress
 from . import images as imio
 from .args import Parser, positive_int
 from .engine import OnnxModel, default_threads, stages
@@ -114,6 +115,7 @@ def benchmark(module, paths, batch_size=1, repeat=3, use_gpu=False):
         for m in models.values():
             m.runs.clear()
 
+    bar = progress.bar(repeat * len(paths), f"hub benchmark {module.name}")
     stages.on = True
     try:
         warm = [imio.load(p, p) for p in paths[:max(1, batch_size)]]
@@ -134,6 +136,7 @@ def benchmark(module, paths, batch_size=1, repeat=3, use_gpu=False):
                 spent = {"detector": stages.seconds.get("detector", 0.0), "crop": stages.seconds.get("crop", 0.0),
                          "keypoint_model": sum(s for m in keypoint_models for _, s in m.runs)}
                 n = len(chunk)
+                bar.update(len(chunk))
                 stage_s = {"decode": t1 - t0, **spent, "postprocess": (t2 - t1) - sum(spent.values()), "total": t2 - t0}
                 for stage, seconds in stage_s.items():
                     per_image[stage] += [seconds * 1000 / n] * n
@@ -149,6 +152,7 @@ def benchmark(module, paths, batch_size=1, repeat=3, use_gpu=False):
                            "runs": pass_runs})
     finally:
         stages.on = False
+        bar.close()
     samples = {name: m.sample for name, m in models.items() if m.sample is not None}
     return report(module, paths, batch_size, repeat, use_gpu, instances, per_image, model_ms, passes, models, samples)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import metrics
+from . import metrics, progress
 from .annotations import AnnotationError, load_annotations, read_pts  # noqa: F401 - hub eval's readers
 from .args import Parser, positive_int
 from .matching import match, match_entries  # noqa: F401
@@ -52,7 +52,12 @@ def evaluate(module, data, task=None, boxes="detector", batch_size=1, min_iou=0.
     kwargs = {"paths": [im["path"] for im in images], "batch_size": batch_size, "use_gpu": use_gpu}
     if boxes == "gt":
         kwargs["boxes"] = [[inst["box"].tolist() for inst in im["instances"] if not inst["ignore"]] for im in images]
-    entries = module.keypoint_detection(**kwargs)
+    entries, step = [], max(16, batch_size)  # in chunks, for the progress bar; each chunk batches as one call would
+    with progress.bar(len(images), f"hub eval {module.name}") as bar:
+        for start in range(0, len(images), step):
+            part = {k: v[start:start + step] if k in ("paths", "boxes") else v for k, v in kwargs.items()}
+            entries += module.keypoint_detection(**part)
+            bar.update(len(part["paths"]))
     matches = match_entries(data, entries, boxes, min_iou)
     truths = [images[m["image"]]["instances"][m["instance"]] for m in matches]
     total = sum(not inst["ignore"] for im in images for inst in im["instances"])

@@ -14,6 +14,7 @@ import numpy as np
 
 from . import images as imio
 from . import video as vid
+from .tracking import Tracker
 from .aliases import resolve
 from .batching import Item
 from .module import Module
@@ -151,7 +152,7 @@ def infer(module, inputs, batch_size=1, det_every=1, smooth=False, smooth_min_cu
 
 
 def _video(run, src, batch_size, det_every, smooth, min_cutoff, beta, with_images):
-    tracker = vid.VideoTracker(smooth, min_cutoff, beta) if run.keypoint else None
+    tracker = Tracker(run.module.meta, smooth, min_cutoff, beta) if run.keypoint else None
     det_every = max(1, int(det_every))
     # Skipping the detector makes each frame depend on the last one, so those frames go one by one.
     step = batch_size if det_every == 1 else 1
@@ -161,12 +162,12 @@ def _video(run, src, batch_size, det_every, smooth, min_cutoff, beta, with_image
         items = [Item(f"{src.name}#{fid}", frame, src.path) for fid, _, frame in chunk]
         metas = [{"frame_id": fid, "timestamp": ts} for fid, ts, _ in chunk]
         boxes = None
-        if det_every > 1 and chunk[0][0] % det_every and tracker.last:
+        if det_every > 1 and chunk[0][0] % det_every and tracker.following():
             h, w = items[0].source.shape[:2]
-            boxes = [tracker.next_boxes((w, h))]
+            boxes = [tracker.boxes((w, h))]
         for item, meta, entry in zip(items, metas, run(items, metas, boxes)):
             if tracker is not None and "error" not in entry:
-                tracker.update(entry, meta["timestamp"])
+                tracker.update(entry, meta["timestamp"], detected=boxes is None)
             yield (item.name, entry, item.source) if with_images else (item.name, entry)
         chunk.clear()
 

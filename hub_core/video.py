@@ -1,4 +1,4 @@
-"""Video frames in and out, instance tracking across frames, One-Euro keypoint smoothing."""
+"""Video frames in and out, One-Euro keypoint smoothing (tracking: tracking.py)."""
 from pathlib import Path
 
 import cv2
@@ -76,66 +76,6 @@ class VideoWriter:
         self.close()
 
 
-# --- tracking -----------------------------------------------------------------------
-
-def iou_matrix(a, b):
-    """IoU of every box of a (N, 4+) with every box of b (M, 4+)."""
-    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:4], b[None, :, 2:4])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area = lambda x: np.prod(np.clip(x[:, 2:4] - x[:, :2], 0, None), axis=1)
-    return inter / np.maximum(area(a)[:, None] + area(b)[None, :] - inter, 1e-9)
-
-
-def keypoint_box(keypoints, scores=None, expand=0.2, kpt_thr=0.0, image_size=None):
-    """[x1, y1, x2, y2] around the (confident) keypoints, grown by `expand` of its size (half each side)."""
-    pts = np.asarray(keypoints, np.float64).reshape(-1, 2)
-    if scores is not None:
-        confident = np.asarray(scores) > kpt_thr
-        if confident.sum() >= 2:
-            pts = pts[confident]
-    (x1, y1), (x2, y2) = pts.min(0), pts.max(0)
-    dx, dy = (x2 - x1) * expand / 2, (y2 - y1) * expand / 2
-    box = [x1 - dx, y1 - dy, x2 + dx, y2 + dy]
-    if image_size is not None:
-        w, h = image_size
-        box = [max(0.0, box[0]), max(0.0, box[1]), min(float(w), box[2]), min(float(h), box[3])]
-    return box
-
-
-class Tracker:
-    """Stable track ids: greedy IoU matching of this frame's boxes to the last frame's, new ids
-    for the unmatched. A track unseen for `max_age` frames is dropped."""
-
-    def __init__(self, iou_thr=0.3, max_age=5):
-        self.iou_thr, self.max_age = iou_thr, max_age
-        self.tracks = {}  # id -> {'box', 'age'}
-        self.next_id = 0
-
-    def update(self, boxes):
-        """Track ids for boxes (N, 4), in order."""
-        ids = list(self.tracks)
-        ious = iou_matrix(boxes, [self.tracks[i]["box"] for i in ids]) if ids and len(boxes) else np.zeros((len(boxes), 0))
-        assigned = [None] * len(boxes)
-        pairs = sorted(((ious[r, c], r, c) for r in range(ious.shape[0]) for c in range(ious.shape[1])
-                        if ious[r, c] >= self.iou_thr), reverse=True)
-        used_r, used_c = set(), set()
-        for _, r, c in pairs:
-            if r not in used_r and c not in used_c:
-                assigned[r] = ids[c]
-                used_r.add(r), used_c.add(c)
-        for r, tid in enumerate(assigned):
-            if tid is None:
-                assigned[r], self.next_id = self.next_id, self.next_id + 1
-        for tid in list(self.tracks):
-            self.tracks[tid]["age"] += 1
-        for box, tid in zip(boxes, assigned):
-            self.tracks[tid] = {"box": list(box[:4]), "age": 0}
-        self.tracks = {t: v for t, v in self.tracks.items() if v["age"] <= self.max_age}
-        return assigned
-
-
 # --- smoothing ----------------------------------------------------------------------
 
 class OneEuroFilter:
@@ -164,33 +104,3 @@ class OneEuroFilter:
         a = self._alpha(cutoff, dt)
         self.x, self.t = a * x + (1 - a) * self.x, t
         return self.x
-
-
-class VideoTracker:
-    """Per-frame post-processing of a keypoint module's entries: track ids, optional smoothing,
-    and the boxes to feed the next frame when the detector is skipped."""
-
-    def __init__(self, smooth=False, min_cutoff=1.0, beta=0.007, iou_thr=0.3, expand=0.2):
-        self.tracker = Tracker(iou_thr)
-        self.smooth, self.min_cutoff, self.beta, self.expand = smooth, min_cutoff, beta, expand
-        self.filters = {}
-        self.last = []  # previous frame's instances
-
-    def update(self, entry, timestamp):
-        instances = entry.get("instances", [])
-        ids = self.tracker.update([inst["box"] for inst in instances])
-        for inst, tid in zip(instances, ids):
-            inst["track_id"] = int(tid)
-            if self.smooth:
-                f = self.filters.setdefault(tid, OneEuroFilter(self.min_cutoff, self.beta))
-                inst["keypoints"] = np.round(f(inst["keypoints"], timestamp), 3).tolist()
-        if self.smooth:
-            self.filters = {t: f for t, f in self.filters.items() if t in self.tracker.tracks}
-            entry["data"] = [inst["keypoints"] for inst in instances]
-        self.last = instances
-        return entry
-
-    def next_boxes(self, image_size):
-        """[[x1, y1, x2, y2, score]] from the last frame's keypoints, for a frame without detection."""
-        return [keypoint_box(inst["keypoints"], inst.get("keypoint_scores"), self.expand, image_size=image_size)
-                + [inst.get("box_score", 1.0)] for inst in self.last if len(inst.get("keypoints", []))]

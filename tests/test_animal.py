@@ -12,6 +12,7 @@ from onnx import TensorProto, helper, numpy_helper
 import hub_core as hub
 from conftest import DATA, REPO
 from hub_core.finetune import data
+from hub_core.finetune.runtime import ANIMAL_CLASSES
 from hub_core.nets.simcc import decode_simcc
 from hub_core.nets.topdown_pose import output_kind
 
@@ -149,3 +150,30 @@ def test_default_mouse_model_on_held_out_frames(tmp_path):
     module.save_inference_model(str(tmp_path / "exported"))
     again = hub.Module(directory=str(tmp_path / "exported")).keypoint_detection(paths=[str(MOUSE / held_out[0])])
     np.testing.assert_allclose(again[0]["data"], results[0]["data"], atol=1e-3)
+
+
+def test_default_model_is_announced(tmp_path):
+    """hub show, hub run --show_alias and a first-use line on stderr say the default is a top-view mouse model."""
+    import subprocess
+    from conftest import hub_cmd
+    shown = json.loads(subprocess.run(hub_cmd() + ["show", "animal_pose_estimation"], capture_output=True, text=True,
+                                      timeout=60).stdout)
+    assert "mouse" in shown["notice"] and "keypoint_model=PATH" in shown["notice"]
+    aliases = subprocess.run(hub_cmd() + ["run", "--show_alias"], capture_output=True, text=True, timeout=60).stdout
+    assert "mouse" in next(line for line in aliases.splitlines() if line.startswith("animal"))
+    run = subprocess.run(hub_cmd() + ["run", "animal", "--input_path", str(DATA / "images" / "nanodet_dog.jpg"),
+                                      "--quiet"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and run.stderr.count("top-view lab mouse") == 1, run.stderr
+
+
+def test_ap10k_model_gets_the_animal_detector(tmp_path):
+    """An AP-10K keypoint model is for animals in photos: YOLOX animal boxes, not the whole frame; a model with
+    its own keypoint_meta (a single-animal set-up) keeps the whole frame."""
+    path = constant_model(tmp_path / "ap10k.onnx", [np.zeros((1, 17, 16, 12))])
+    ap10k = hub.Module(name="animal_pose_estimation", keypoint_model=path)
+    det = ap10k.get_animal_detector_module()
+    assert det.name == "yolox_nano_coco" and set(det.labels[int(c)] for c in det.detect(
+        [cv2.imread(str(DATA / "images" / "nanodet_dog.jpg"))])[0][:, 5]) <= set(ANIMAL_CLASSES)
+    own = constant_model(tmp_path / "own.onnx", [np.zeros((1, 2, 16, 12))])
+    assert hub.Module(name="animal_pose_estimation", keypoint_model=own,
+                      keypoint_meta=meta(2)).get_animal_detector_module().name == "whole_image_detector"

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import hub_core as hub
-from hub_core.video import OneEuroFilter, Tracker
+from hub_core.video import OneEuroFilter
 from conftest import DATA, hub_cmd
 
 PHOTO = DATA / "images" / "linzaer_13.jpg"
@@ -95,12 +95,6 @@ def test_one_euro_filter_on_noise():
     f = OneEuroFilter(min_cutoff=1.0, beta=0.0)
     out = np.stack([f(x, t / 30) for t, x in enumerate(noisy)])
     assert np.abs(np.diff(out, 2, axis=0)).mean() < 0.5 * np.abs(np.diff(noisy, 2, axis=0)).mean()
-
-
-def test_tracker_new_ids_for_new_boxes():
-    t = Tracker()
-    assert t.update([[0, 0, 10, 10], [50, 50, 60, 60]]) == [0, 1]
-    assert t.update([[51, 50, 61, 60], [1, 0, 11, 10], [100, 100, 110, 110]]) == [1, 0, 2]
 
 
 def test_cli_video_writes_jsonl_and_mp4(pan_video, tmp_path):

@@ -36,24 +36,44 @@ function instancesOf(entry) {
     .map((d) => ({ box: [d.left, d.top, d.right, d.bottom], points: [] }));
 }
 
+// The image fitted to the view: small images scaled up, large ones down (the canvas is drawn at the size shown).
+function fitScale(width, height) {
+  const room = $("canvas").parentElement.clientWidth - 2;  // the canvas border
+  const tall = Math.max(320, window.innerHeight * 0.8);
+  return Math.min(room / width, tall / height);
+}
+
+// Dot radius and line width from each instance's own size on screen, as hub_core/draw.py does.
+function styleOf(inst, scale) {
+  let box = inst.box;
+  if (!box && inst.points.length) {
+    const xs = inst.points.map((p) => p[0]), ys = inst.points.map((p) => p[1]);
+    box = [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
+  }
+  const size = box ? Math.sqrt(Math.max(box[2] - box[0], 0) * Math.max(box[3] - box[1], 0)) * scale : 0;
+  const radius = Math.max(1, size / 50);
+  return { radius, width: Math.max(1, radius / 2) };
+}
+
 function draw(bitmap, entry, meta) {
   const canvas = $("canvas");
-  canvas.width = bitmap.width;
-  canvas.height = bitmap.height;
+  const scale = fitScale(bitmap.width, bitmap.height);
+  canvas.width = Math.round(bitmap.width * scale);
+  canvas.height = Math.round(bitmap.height * scale);
   const ctx = canvas.getContext("2d");
-  ctx.drawImage(bitmap, 0, 0);
-  const scale = Math.max(bitmap.width, bitmap.height) / 640;
-  const radius = Math.max(1.5, 2 * scale), width = Math.max(1, 1.5 * scale);
+  ctx.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
   const skeleton = meta.skeleton || [];
   let points = 0;
   const instances = instancesOf(entry);
   for (const inst of instances) {
+    const { radius, width } = styleOf(inst, scale);
+    const pts = inst.points.map((p) => [p[0] * scale, p[1] * scale]);
     if (inst.box) {
+      const [x1, y1, x2, y2] = inst.box.map((v) => v * scale);
       ctx.strokeStyle = "rgb(255, 0, 0)";
       ctx.lineWidth = width;
-      ctx.strokeRect(inst.box[0], inst.box[1], inst.box[2] - inst.box[0], inst.box[3] - inst.box[1]);
+      ctx.strokeRect(x1, y1, x2 - x1, y2 - y1);
     }
-    const pts = inst.points;
     skeleton.forEach(([a, b], k) => {
       if (!pts[a] || !pts[b]) return;
       ctx.strokeStyle = rgb(meta.link_colors && meta.link_colors[k], "rgb(0, 255, 0)");
@@ -72,7 +92,7 @@ function draw(bitmap, entry, meta) {
     points += pts.length;
   }
   const n = instances.length;
-  $("count").textContent = `${n} instance${n === 1 ? "" : "s"}` + (meta.skeleton ? `, ${points} keypoints` : "");
+  return `${n} instance${n === 1 ? "" : "s"}` + (meta.skeleton ? `, ${points} keypoints` : "");
 }
 
 async function predict(file) {
@@ -80,6 +100,7 @@ async function predict(file) {
   if (!name) return;
   $("count").textContent = "";
   $("json").textContent = "";
+  $("summary").textContent = "Response";
   setStatus(`Running ${name} on ${file.name} ...`);
   let bitmap;
   try {
@@ -91,11 +112,14 @@ async function predict(file) {
   }
   const form = new FormData();
   form.append("images", file, file.name);
-  let body;
+  let body, ms;
   try {
+    const start = performance.now();
     const reply = await fetch(`/predict/${encodeURIComponent(name)}`, { method: "POST", body: form });
     body = await reply.json();
+    ms = Math.round(performance.now() - start);
     $("json").textContent = JSON.stringify(body, null, 1);
+    $("summary").textContent = `Response (${ms} ms, HTTP ${reply.status}): show JSON`;
     if (!reply.ok || body.status !== "000") {
       setStatus(`HTTP ${reply.status}, status ${body.status}: ${body.msg}`, true);
       return;
@@ -109,7 +133,9 @@ async function predict(file) {
     setStatus(entry.error, true);
     return;
   }
-  draw(bitmap, entry, modules[name]);
+  const counts = draw(bitmap, entry, modules[name]);
+  $("count").textContent = counts;
+  $("summary").textContent = `Response: ${counts}, ${ms} ms (show JSON)`;
   setStatus(`${name}: done`);
 }
 

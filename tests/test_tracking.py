@@ -1,0 +1,96 @@
+"""Tracking on videos with known identities: the Zidane pan/zoom clip of issue 16 and a short video rendered
+by benchmarks/tracking.py from an annotated COCO photo (true keypoints and identities in every frame)."""
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+import hub_core as hub
+from hub_core.tracking import Tracker, assign
+from conftest import DATA, REPO
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+import tracking as bench  # noqa: E402
+
+ZIDANE = DATA / "images" / "nanodet_zidane.jpg"
+
+
+@pytest.fixture(scope="module")
+def body():
+    return hub.Module(name="human_pose_estimation")
+
+
+@pytest.fixture(scope="module")
+def zidane_clip(tmp_path_factory):
+    """60 frames at 25 fps: the camera pans right to left over the photo while zooming in 1.6x."""
+    image = cv2.imread(str(ZIDANE))
+    path = tmp_path_factory.mktemp("zidane") / "zidane.mp4"
+    size = (640, 360)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, size)
+    for i in range(60):
+        t = 0.5 - 0.5 * np.cos(np.pi * i / 59)
+        zoom = 0.5 + 0.3 * t
+        cx, cy = 780 - 260 * t, 380
+        affine = np.array([[zoom, 0, size[0] / 2 - zoom * cx], [0, zoom, size[1] / 2 - zoom * cy]])
+        writer.write(cv2.warpAffine(image, affine, size))
+    writer.release()
+    return path
+
+
+@pytest.mark.parametrize("det_every", [1, 5])
+def test_zidane_clip_keeps_two_ids(zidane_clip, body, det_every):
+    entries = [e for _, e in hub.infer(body, str(zidane_clip), det_every=det_every)]
+    assert len(entries) == 60
+    ids = {i["track_id"] for e in entries for i in e["instances"]}
+    assert len(ids) == 2, ids
+    assert max(len(e["instances"]) for e in entries) == 2
+    # the two ids stay on the same side of the frame: nobody swaps
+    xs = {tid: [np.mean(np.asarray(i["keypoints"])[:, 0]) for e in entries for i in e["instances"] if i["track_id"] == tid]
+          for tid in ids}
+    left, right = sorted(ids, key=lambda t: np.mean(xs[t]))
+    assert max(xs[left]) < min(xs[right])
+
+
+def test_rendered_video_no_switch_no_ghost(tmp_path, body):
+    """A 75-frame camera move over a real 4-person COCO photo; people leave the view and come back."""
+    path = tmp_path / "people.mp4"
+    truth = bench.render("body", "000000000790.jpg", 75, 0, path)
+    entries = [e for _, e in hub.infer(body, str(path), det_every=5)]
+    result = bench.summarise("body", [bench.score("body", truth, entries)], 1.0)
+    assert result["id_switches"] == 0 and result["ghosts"] == 0, result
+    assert result["idf1"] >= 0.9 and result["mean_oks"] >= 0.7, result
+
+
+def test_duplicates_and_spanning_box_are_suppressed():
+    a = np.array([[100, 100], [120, 100], [110, 140]], float)
+    b = a + [200, 0]
+    tracker = Tracker()
+    entry = {"instances": [
+        {"box": [90, 90, 130, 150], "box_score": 0.9, "keypoints": a.tolist()},
+        {"box": [290, 90, 330, 150], "box_score": 0.8, "keypoints": b.tolist()},
+        {"box": [92, 91, 131, 150], "box_score": 0.5, "keypoints": (a + 1).tolist()},      # same subject again
+        {"box": [80, 80, 340, 160], "box_score": 0.4, "keypoints": np.vstack([a[:2], b[2:]]).tolist()}]}  # spans both
+    out = tracker.update(entry, 0.0)
+    assert [i["track_id"] for i in out["instances"]] == [0, 1]
+    assert out["data"] == [a.tolist(), b.tolist()]
+
+
+def test_lost_track_is_revived():
+    a = np.array([[100, 100], [120, 100], [110, 140]], float)
+    tracker = Tracker(max_lost=10)
+    inst = lambda k: {"box": [k[:, 0].min() - 10, k[:, 1].min() - 10, k[:, 0].max() + 10, k[:, 1].max() + 10],
+                      "box_score": 0.9, "keypoints": k.tolist()}
+    assert [i["track_id"] for i in tracker.update({"instances": [inst(a)]}, 0.0)["instances"]] == [0]
+    for f in range(1, 6):  # unseen for 5 frames
+        assert tracker.update({"instances": []}, f / 25)["instances"] == []
+    back = tracker.update({"instances": [inst(a + 4)]}, 6 / 25)
+    assert [i["track_id"] for i in back["instances"]] == [0]
+
+
+def test_assign_is_optimal():
+    cost = np.array([[4, 1, 3], [2, 0, 5], [3, 2, 2]], float)
+    rows, cols = assign(cost)
+    assert rows.tolist() == [0, 1, 2] and cost[rows, cols].sum() == 5
+    rows, cols = assign(np.array([[np.inf, 1.0], [np.inf, np.inf]]))
+    assert rows.tolist() == [0] and cols.tolist() == [1]
