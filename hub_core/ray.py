@@ -178,6 +178,7 @@ def run(module, input_path, output_dir, address=None, num_workers=1, threads_per
         n, e = done[k] if k in done else sf.shard_counts(path, output_format)
         rows, errors = rows + n, errors + e
     elapsed = time.perf_counter() - started
+    times["rows_per_s"] = round(sum(n for n, _ in done.values()) / elapsed, 2)  # rows computed in this run
     ray_version = import_ray().__version__ if todo else None
     summary = {"module": module, "schema_version": RESULT_SCHEMA_VERSION, "output_format": output_format,
                "input": job["input"], "inputs": job["inputs"], "rows": rows, "errors": errors,
@@ -213,6 +214,7 @@ def _execute(module, out, fmt, groups, todo, low, high, threads, gpus, batch_siz
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
+    context.target_max_block_size = 1  # every progress report its own block, so reports stream as they are made
     env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
     items = [{"shard": k, "units": json.dumps(groups[k])} for k in todo]
     ds = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
@@ -222,8 +224,8 @@ def _execute(module, out, fmt, groups, todo, low, high, threads, gpus, batch_siz
                                "use_gpu": bool(gpus), "batch_size": batch_size, "module_kwargs": module_kwargs},
         runtime_env={"env_vars": env} if env else None)
     total = sum(mf.unit_rows(u) for k in todo for u in groups[k])
-    rows, errors, done, loads = {}, {}, {}, []
-    start, first_row = time.perf_counter(), None
+    rows, errors, done, loads, progress_points = {}, {}, {}, [], []
+    start, first_row, rows_done = time.perf_counter(), None, 0
     with tqdm(total=total, unit="row", file=sys.stderr, disable=not progress, mininterval=1.0) as bar:
         for report in ds.iter_rows():
             k, n, e = int(report["shard"]), int(report["rows"]), int(report["errors"])
@@ -231,10 +233,22 @@ def _execute(module, out, fmt, groups, todo, low, high, threads, gpus, batch_siz
             loads.append(float(report["load_s"]))
             # A retried shard reports from 0 again: until its final report the bar keeps its highest count.
             new = n if report["final"] else max(rows.get(k, 0), n)
+            rows_done += new - rows.get(k, 0)
             bar.update(new - rows.get(k, 0))
             rows[k], errors[k] = new, e if report["final"] else max(errors.get(k, 0), e)
             if report["final"]:
                 done[k] = (n, e)
             bar.set_postfix(errors=sum(errors.values()), refresh=False)
+            progress_points.append((time.perf_counter(), rows_done))
     return done, {"worker_load_s": round(max(loads, default=0.0), 3), "first_row_s": round(first_row or 0.0, 3),
-                  "run_s": round(time.perf_counter() - start, 3)}
+                  "run_s": round(time.perf_counter() - start, 3),
+                  "steady_rows_per_s": round(steady_rate(progress_points, total), 2)}
+
+
+def steady_rate(points, total):
+    """Rows/s between 10% and 90% of the rows done, from (time, rows done) points: the running rate
+    once every worker is up, without start-up or the last shards' tail."""
+    inside = [(t, n) for t, n in points if 0.1 * total <= n <= 0.9 * total]
+    if len(inside) < 2 or inside[-1][0] <= inside[0][0]:
+        return 0.0
+    return (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0])

@@ -7,11 +7,14 @@ import subprocess
 import time
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from conftest import DATA, REPO, hub_cmd
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip install -e '.[ray]' (Python >= 3.10)")
+pa = pytest.importorskip("pyarrow", reason="pyarrow comes with the ray extra")
 pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow comes with the ray extra")
 
 import hub_core as hub  # noqa: E402
@@ -129,6 +132,32 @@ def test_resume_recomputes_only_deleted_shards(cluster, tmp_path):
     assert after["part-00002.parquet"] == before["part-00002.parquet"]
     for name in ("part-00001.parquet", "part-00003.parquet"):
         assert pq.read_table(out / name).to_pydict() == reference[name]
+
+
+def test_video_segments_give_in_process_frames_and_restart_tracks(cluster, tmp_path):
+    """A 30-frame pan over a group photo, cut into segments of 12 frames."""
+    image = cv2.imread(str(DATA / "images" / "linzaer_13.jpg"))
+    video = tmp_path / "pan.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 15, (360, 300))
+    for i in range(30):
+        writer.write(np.ascontiguousarray(image[20:320, 2 * i:2 * i + 360]))
+    writer.release()
+    out = tmp_path / "out"
+    summary = hub_ray.run(MODULE, _manifest(tmp_path, [video]), out, segment_frames=12, rows_per_shard=12,
+                          output_format="parquet", progress=False)
+    assert (summary["rows"], summary["shards"]) == (30, 3)
+    table = pa.concat_tables([pq.read_table(p) for p in sorted(out.glob("part-*.parquet"))])
+    rows = sorted(zip(table.column("frame_id").to_pylist(), table.column("result").to_pylist()))
+    expected = [entry for _, entry in hub.infer(MODULE, str(video))]
+    assert [f for f, _ in rows] == list(range(30))
+    for (frame_id, result), entry in zip(rows, expected):
+        got = json.loads(result)
+        assert got["data"] == entry["data"] and got["timestamp"] == entry["timestamp"]
+        assert len(got["data"]) >= 2  # the two faces in the panned crop
+        ids = [inst["track_id"] for inst in got["instances"]]
+        if frame_id in (0, 12, 24):  # a segment's first frame: its tracks are numbered afresh
+            assert sorted(ids) == list(range(len(ids)))
+    assert table.column("row_id").to_pylist() == [0] * 30
 
 
 def test_predictor_class_in_a_map_batches_pipeline(cluster):
