@@ -16,7 +16,6 @@ Ratios to in_process are taken round by round (median), so the machine's slow sp
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -127,13 +126,11 @@ def run_one(kind, manifest, workdir):
                         "first_row": summary["first_row_s"]}}
 
 
-def versions():
-    import cv2
-    import numpy
-    import onnxruntime
-    import ray
-    return {"python": platform.python_version(), "ray": ray.__version__, "onnxruntime": onnxruntime.__version__,
-            "numpy": numpy.__version__, "opencv": cv2.__version__, "cpus": os.cpu_count()}
+def libraries():
+    from importlib import metadata
+
+    from hub_core.versions import library_versions
+    return {**library_versions(), **{name: metadata.version(name) for name in ("ray", "pyarrow")}}
 
 
 def main():
@@ -167,7 +164,7 @@ def main():
               "median": medians,
               "ratio_to_in_process": {k: {"steady": ratio(k, "images_per_s_steady"), "job": ratio(k, "images_per_s_job")}
                                       for k in kinds[1:]},
-              "runs": runs, "versions": versions()}
+              "runs": runs, "libraries": libraries(), "cpus": os.cpu_count()}
     table = "\n".join(f"{k:<11} job {m['images_per_s_job']:6.1f} img/s  steady {m['images_per_s_steady']:6.1f} img/s  "
                       f"cpu {m['cpu_ms_per_image']:6.1f} ms/img  peak {m['peak_tree_rss_mb']:7.1f} MB"
                       for k, m in medians.items())

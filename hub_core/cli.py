@@ -120,8 +120,8 @@ def cmd_run(args):
         return _fail("run needs a MODULE (or an alias, see --show_alias) and an input (or --input_path)")
     if args.engine == "ray":
         return _run_ray(args)
-    if args.output_format == "parquet":
-        return _fail("--output_format parquet is written by --engine ray only")
+    if args.output_format == "parquet" or args.resume or args.address:
+        return _fail("--output_format parquet, --resume and --address go with --engine ray")
     args.batch_size = args.batch_size or 1
     module = Module(name=args.module)
     if not is_keypoint_module(module):
@@ -135,6 +135,10 @@ def _run_ray(args):
     from .ray import run as run_on_ray
     if not args.output_dir:
         return _fail("--engine ray writes its results to --output_dir: give one")
+    local_only = [flag for flag, on in (("--visualization", args.visualization), ("--save_predictions",
+                  args.save_predictions), ("--det_every", args.det_every != 1), ("--smooth", args.smooth)) if on]
+    if local_only:
+        return _fail(f"{', '.join(local_only)}: not with --engine ray (it writes rows, see the README's Scale-out)")
     summary = run_on_ray(resolve(args.module), args.input_path, args.output_dir, address=args.address,
                          num_workers=args.num_workers, threads_per_worker=args.threads_per_worker,
                          gpus_per_worker=args.gpus_per_worker or (1 if args.use_gpu else 0),

@@ -13,6 +13,11 @@ from pathlib import Path
 
 from . import images as imio
 from . import video as vid
+from .errors import HubError
+
+
+class JobError(HubError, ValueError):
+    """A batch job refused: inputs that cannot be listed, settings that do not fit, an output folder in use."""
 
 MANIFEST_SUFFIXES = (".txt", ".jsonl", ".parquet")
 
@@ -37,16 +42,16 @@ def list_inputs(input_path):
         if skipped:
             print(f"hub: skipping {len(skipped)} files that are not images or videos, e.g. {skipped[0]}", file=sys.stderr)
         if not uris:
-            raise ValueError(f"{text}: folder has no image or video files")
+            raise JobError(f"{text}: folder has no image or video files")
         return sorted(uris)
     if p.is_file():
         return [text]
     if glob.has_magic(text):
         uris = sorted(m for m in glob.glob(text, recursive=True) if os.path.isfile(m) and _is_input(m))
         if not uris:
-            raise ValueError(f"{text}: no image or video file matches this pattern")
+            raise JobError(f"{text}: no image or video file matches this pattern")
         return uris
-    raise ValueError(f"{text}: no such file, folder or manifest")
+    raise JobError(f"{text}: no such file, folder or manifest")
 
 
 def _is_input(name):
@@ -64,17 +69,17 @@ def _read_manifest(path):
             if line.strip():
                 record = json.loads(line)
                 if not isinstance(record, dict) or not ({"uri", "path"} & set(record)):
-                    raise ValueError(f"{path}:{n}: each line needs a 'uri' or 'path' field")
+                    raise JobError(f"{path}:{n}: each line needs a 'uri' or 'path' field")
                 uris.append(str(record.get("uri", record.get("path"))))
     else:
         import pyarrow.parquet as pq
         names = pq.read_schema(path).names
         column = "uri" if "uri" in names else "path" if "path" in names else None
         if column is None:
-            raise ValueError(f"{path}: needs a 'uri' or 'path' column (has {', '.join(names)})")
+            raise JobError(f"{path}: needs a 'uri' or 'path' column (has {', '.join(names)})")
         uris = [str(u) for u in pq.read_table(path, columns=[column]).column(column).to_pylist()]
     if not uris:
-        raise ValueError(f"{path}: manifest lists no inputs")
+        raise JobError(f"{path}: manifest lists no inputs")
     return uris
 
 

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from hub_core import manifest as mf
+from hub_core.manifest import JobError
 from hub_core import shard_files as sf
 from hub_core.batch_predict import COLUMNS, KeypointPredictor  # noqa: F401 - KeypointPredictor is public here
 from hub_core.keypoint import RESULT_SCHEMA_VERSION
@@ -30,7 +31,7 @@ def import_ray():
     try:
         import ray
     except ImportError:
-        raise RuntimeError("--engine ray needs Ray: pip install 'keypoint-hub[ray]' (Python >= 3.10)") from None
+        raise JobError("--engine ray needs Ray: pip install 'keypoint-hub[ray]' (Python >= 3.10)") from None
     return ray
 
 
@@ -70,9 +71,9 @@ def parse_workers(spec):
     try:
         low, high = int(low), int(high or low)
     except ValueError:
-        raise ValueError(f"--num_workers {text!r}: give N or MIN:MAX") from None
+        raise JobError(f"--num_workers {text!r}: give N or MIN:MAX") from None
     if not 1 <= low <= high:
-        raise ValueError(f"--num_workers {text!r}: need 1 <= MIN <= MAX")
+        raise JobError(f"--num_workers {text!r}: need 1 <= MIN <= MAX")
     return low, high
 
 
@@ -104,10 +105,10 @@ def _plan(out, input_path, module, fmt, rows_per_shard, segment_frames, resume):
     job_file = out / "job.json"
     if job_file.is_file():
         if not resume:
-            raise ValueError(f"{out} already holds a job: add --resume to finish it, or give a new --output_dir")
+            raise JobError(f"{out} already holds a job: add --resume to finish it, or give a new --output_dir")
         job = json.loads(job_file.read_text())
         if (job["module"], job["output_format"]) != (module, fmt):
-            raise ValueError(f"{out} holds a {job['module']} job in {job['output_format']}; "
+            raise JobError(f"{out} holds a {job['module']} job in {job['output_format']}; "
                              f"cannot resume it as {module} in {fmt}")
         with open(out / "manifest.jsonl") as f:
             units = [json.loads(line) for line in f]
@@ -143,9 +144,9 @@ def run(module, input_path, output_dir, address=None, num_workers=1, threads_per
     """
     started = time.perf_counter()
     if output_format not in sf.FORMATS:
-        raise ValueError(f"output_format {output_format!r}: the ray engine writes {' or '.join(sf.FORMATS)}")
+        raise JobError(f"output_format {output_format!r}: the ray engine writes {' or '.join(sf.FORMATS)}")
     if gpus_per_worker and not batch_size:
-        raise ValueError("GPU workers need an explicit batch_size (images per model call)")
+        raise JobError("GPU workers need an explicit batch_size (images per model call)")
     low, high = num_workers if isinstance(num_workers, tuple) else parse_workers(num_workers)
     threads = max(1, int(threads_per_worker))
     batch_size = max(1, int(batch_size or 1))
@@ -174,7 +175,7 @@ def run(module, input_path, output_dir, address=None, num_workers=1, threads_per
     for k in range(len(groups)):
         path = sf.shard_path(out, k, output_format)
         if not path.is_file():
-            raise RuntimeError(f"shard {k} has no output ({path}); rerun with --resume")
+            raise JobError(f"shard {k} has no output ({path}); rerun with --resume")
         n, e = done[k] if k in done else sf.shard_counts(path, output_format)
         rows, errors = rows + n, errors + e
     elapsed = time.perf_counter() - started
@@ -198,7 +199,7 @@ def _fit_pool(low, high, threads, gpus):
     if gpus:
         fit = min(fit, int(resources.get("GPU", 0) // gpus))
     if fit < low:
-        raise RuntimeError(f"the cluster has {resources.get('CPU', 0):g} CPUs and {resources.get('GPU', 0):g} GPUs: "
+        raise JobError(f"the cluster has {resources.get('CPU', 0):g} CPUs and {resources.get('GPU', 0):g} GPUs: "
                            f"not enough for {low} workers of {threads} CPUs / {gpus} GPUs plus one CPU for Ray Data")
     if fit < high:
         print(f"hub: the cluster fits {fit} workers, not {high}", file=sys.stderr)
