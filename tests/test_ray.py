@@ -60,6 +60,22 @@ def _descendants(pid):
     return found
 
 
+def _cmdline(pid):
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _cluster_daemons():
+    """pids of the Ray daemons (GCS server, raylet) running on this machine."""
+    found = set()
+    for proc in Path("/proc").glob("[0-9]*"):
+        if _cmdline(proc.name).split(b"\0")[0].endswith((b"/gcs_server", b"/raylet")):
+            found.add(int(proc.name))
+    return found
+
+
 def _listening_addresses(pids):
     """Local addresses of the TCP sockets these processes listen on."""
     inodes = set()
@@ -184,19 +200,24 @@ def test_worker_sigkilled_mid_run_every_row_once(tmp_path):
         deadline = time.monotonic() + 180
         while killed is None and time.monotonic() < deadline and proc.poll() is None:
             if list(out.glob("part-*.jsonl")):
-                workers = [pid for pid in _descendants(proc.pid)
-                           if b"MapWorker" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+                workers = [pid for pid in _descendants(proc.pid) if b"MapWorker" in _cmdline(pid)]
                 if workers:
                     os.kill(workers[0], signal.SIGKILL)
                     killed = workers[0]
+                    daemons = _cluster_daemons() & set(_descendants(proc.pid))
             time.sleep(0.05)
         _, stderr = proc.communicate(timeout=300)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        if proc.poll() is None:  # out of time: end the job and the cluster it started
+            for pid in _descendants(proc.pid) + [proc.pid]:
+                os.kill(pid, signal.SIGKILL)
             proc.wait()
     assert killed is not None, "no worker was found running to kill"
     assert proc.returncode == 0, stderr
+    deadline = time.monotonic() + 20
+    while daemons & _cluster_daemons() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert daemons and not daemons & _cluster_daemons(), "the job's local cluster outlived it"
     rows = _jsonl_rows(out)
     assert sorted(r["row_id"] for r in rows) == list(range(len(uris)))
     assert all(not r.get("error") and r["data"] for r in rows[:5])
