@@ -3,6 +3,7 @@
 round by round, each in a fresh subprocess:
 
   in_process   hub.Module(...).keypoint_detection, HUB_NUM_THREADS=2 (every core of this machine)
+  in_process_1t  the same with 1 thread (what each Ray worker runs)
   ray_1x1      hub_core.ray.run on its own local cluster, 1 worker x 1 thread
   ray_2x1      the same, 2 workers x 1 thread
 
@@ -97,9 +98,9 @@ def tree_sampler(pid):
 
 def run_one(kind, manifest, workdir):
     out = Path(workdir) / f"out_{kind}_{time.monotonic_ns()}"
-    if kind == "in_process":
+    if kind.startswith("in_process"):
         code = IN_PROCESS.format(repo=str(REPO), module=MODULE, manifest=str(manifest))
-        env = {**os.environ, "HUB_NUM_THREADS": "2"}
+        env = {**os.environ, "HUB_NUM_THREADS": "1" if kind == "in_process_1t" else "2"}
     else:
         code = RAY.format(repo=str(REPO), module=MODULE, manifest=str(manifest), out=str(out),
                           workers=int(kind[4]))
@@ -141,7 +142,7 @@ def main():
     args = parser.parse_args()
     photos = sorted(AFW.glob("*.jpg"))
     paths = [str(photos[i % len(photos)]) for i in range(args.images)]
-    kinds = ("in_process", "ray_1x1", "ray_2x1")
+    kinds = ("in_process", "in_process_1t", "ray_1x1", "ray_2x1")
     runs = {k: [] for k in kinds}
     with tempfile.TemporaryDirectory(prefix="scale_out_") as workdir:
         manifest = Path(workdir) / "images.txt"
@@ -159,13 +160,14 @@ def main():
                for k in kinds}
     report = {"module": MODULE, "images": args.images, "batch_size": 1, "rounds": args.rounds,
               "setups": {"in_process": "one process, HUB_NUM_THREADS=2",
+                         "in_process_1t": "one process, HUB_NUM_THREADS=1",
                          "ray_1x1": "local Ray cluster, 1 worker x 1 thread",
                          "ray_2x1": "local Ray cluster, 2 workers x 1 thread"},
               "median": medians,
               "ratio_to_in_process": {k: {"steady": ratio(k, "images_per_s_steady"), "job": ratio(k, "images_per_s_job")}
                                       for k in kinds[1:]},
               "runs": runs, "libraries": libraries(), "cpus": os.cpu_count()}
-    table = "\n".join(f"{k:<11} job {m['images_per_s_job']:6.1f} img/s  steady {m['images_per_s_steady']:6.1f} img/s  "
+    table = "\n".join(f"{k:<13} job {m['images_per_s_job']:6.1f} img/s  steady {m['images_per_s_steady']:6.1f} img/s  "
                       f"cpu {m['cpu_ms_per_image']:6.1f} ms/img  peak {m['peak_tree_rss_mb']:7.1f} MB"
                       for k, m in medians.items())
     table += "\nsteady ratio to in_process: " + json.dumps(report["ratio_to_in_process"])

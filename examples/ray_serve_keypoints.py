@@ -65,7 +65,7 @@ def main():
     args = parser.parse_args()
 
     from hub_core.ray import start_cluster, stop_cluster
-    start_cluster(args.address, cpus=args.max_replicas * args.threads + 1, gpus=0)
+    start_cluster(args.address, cpus=args.max_replicas * args.threads + 1)
     from ray import serve
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": args.port})

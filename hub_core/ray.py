@@ -20,7 +20,9 @@ from hub_core import manifest as mf
 from hub_core.manifest import JobError
 from hub_core import shard_files as sf
 from hub_core.batch_predict import COLUMNS, KeypointPredictor  # noqa: F401 - KeypointPredictor is public here
+from hub_core.aliases import resolve
 from hub_core.keypoint import RESULT_SCHEMA_VERSION
+from hub_core.module import find, unknown_module
 
 # Hub settings a driver passes on to its workers (a worker on another node has its own environment).
 FORWARDED_ENV = ("HUB_HOME", "HUB_MODEL_MIRRORS", "HUB_OFFLINE", "HUB_MAX_IMAGE_PIXELS", "HUB_ORT_SPIN")
@@ -77,9 +79,10 @@ def parse_workers(spec):
     return low, high
 
 
-def start_cluster(address, cpus, gpus):
+def start_cluster(address, cpus):
     """Connect to Ray; True when this call did (so the caller disconnects, stopping a local cluster).
-    A local cluster binds to 127.0.0.1 only and sends no usage stats."""
+    A local cluster has `cpus` logical CPUs and the machine's GPUs, binds to 127.0.0.1 only and sends
+    no usage stats."""
     ray = import_ray()
     if ray.is_initialized():
         return False
@@ -89,7 +92,7 @@ def start_cluster(address, cpus, gpus):
         # Ray reads this at import into ray_constants; unset, its servers listen on every address.
         os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
         ray._private.ray_constants.ENABLE_RAY_CLUSTER = False
-        ray.init(address="local", num_cpus=cpus, num_gpus=gpus, _node_ip_address="127.0.0.1",
+        ray.init(address="local", num_cpus=cpus, _node_ip_address="127.0.0.1",
                  include_dashboard=False, **common)
     else:
         ray.init(address=address, **common)
@@ -150,6 +153,9 @@ def run(module, input_path, output_dir, address=None, num_workers=1, threads_per
     low, high = num_workers if isinstance(num_workers, tuple) else parse_workers(num_workers)
     threads = max(1, int(threads_per_worker))
     batch_size = max(1, int(batch_size or 1))
+    if find(resolve(module)) is None:
+        raise unknown_module(module)
+    module = resolve(module)
     out = Path(output_dir)
     job, groups = _plan(out, input_path, module, output_format, rows_per_shard, segment_frames, resume)
     (out / "_SUCCESS").unlink(missing_ok=True)
@@ -159,7 +165,7 @@ def run(module, input_path, output_dir, address=None, num_workers=1, threads_per
     # Every worker reserves its threads' CPUs; one more CPU stays free for Ray Data's own tasks, so the
     # pool can never hold every CPU while a read or write task waits for one.
     cpus = max(os.cpu_count() or 1, high * threads + 1)
-    owns_cluster = start_cluster(address, cpus, high * gpus_per_worker) if todo else False
+    owns_cluster = start_cluster(address, cpus) if todo else False
     times["cluster_start_s"] = round(time.perf_counter() - started - times["listing_s"], 3)
     done = {}
     try:

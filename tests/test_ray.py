@@ -29,7 +29,7 @@ LOOPBACK = {"0100007F", "0000000000000000FFFF00000100007F"}  # /proc/net/tcp{,6}
 @pytest.fixture(scope="module")
 def cluster():
     """One local cluster for this file's in-process tests (run() uses it and leaves it up); stopped at the end."""
-    assert hub_ray.start_cluster(None, cpus=3, gpus=0)
+    assert hub_ray.start_cluster(None, cpus=3)
     yield
     hub_ray.stop_cluster()
 
