@@ -7,8 +7,9 @@ Each replica holds one module (models loaded once) and answers PaddleHub's reque
     python examples/ray_serve_keypoints.py face_landmark_localization --max_replicas 2
     # POST http://127.0.0.1:8000/predict/face_landmark_localization  {"images": ["<base64>", ...]}
 
-Without --address it starts a local Ray cluster bound to 127.0.0.1 only; with --address auto it
-deploys to the running cluster (the HTTP proxy then listens where that cluster's Serve config says).
+Without --address it starts a local Ray cluster bound to 127.0.0.1 and an HTTP proxy on 127.0.0.1;
+with --address auto it deploys to the running cluster. Mind that Ray Serve 2.60's replicas also open an
+inter-deployment gRPC port on every address (`[::]:0`, not configurable): run it behind a firewall.
 Ctrl-C stops it.
 """
 import argparse
