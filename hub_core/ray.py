@@ -10,7 +10,6 @@ restarted by Ray and its shard recomputed and rewritten whole, so every row is w
 Ray is imported only here, by absolute import (this file's name must not shadow the `ray` package).
 """
 import json
-import logging
 import os
 import sys
 import time
@@ -30,6 +29,7 @@ PROGRESS_EVERY = 16  # rows between a worker's progress reports
 
 
 def import_ray():
+    os.environ.setdefault("RAY_DATA_LOG_LEVEL", "WARNING")  # read when Ray Data sets up its logging
     try:
         import ray
     except ImportError:
@@ -217,9 +217,9 @@ def _execute(module, out, fmt, groups, todo, low, high, threads, gpus, batch_siz
     ray = import_ray()
     from tqdm import tqdm
 
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
     context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = False
+    context.enable_progress_bars = False  # the job's own bar counts rows
+    ray.util.debug.log_once("ray_data_progress_manager_disabled")  # so Ray Data does not warn that it is off
     context.print_on_execution_start = False
     context.target_max_block_size = 1  # every progress report its own block, so reports stream as they are made
     env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
