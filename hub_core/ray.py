@@ -9,6 +9,7 @@ atomically (hub_core.shard_files); resume=True skips the shards whose file exist
 restarted by Ray and its shard recomputed and rewritten whole, so every row is written once.
 Ray is imported only here, by absolute import (this file's name must not shadow the `ray` package).
 """
+import contextlib
 import json
 import os
 import sys
@@ -217,23 +218,23 @@ def _execute(module, out, fmt, groups, todo, low, high, threads, gpus, batch_siz
     ray = import_ray()
     from tqdm import tqdm
 
-    context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = False  # the job's own bar counts rows
-    ray.util.debug.log_once("ray_data_progress_manager_disabled")  # so Ray Data does not warn that it is off
-    context.print_on_execution_start = False
-    context.target_max_block_size = 1  # every progress report its own block, so reports stream as they are made
+    ray.util.debug.log_once("ray_data_progress_manager_disabled")  # so Ray Data does not warn that its bars are off
     env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
-    items = [{"shard": k, "units": json.dumps(groups[k])} for k in todo]
-    ds = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
-        ShardWorker, batch_size=1, compute=ray.data.ActorPoolStrategy(min_size=low, max_size=high),
-        num_cpus=threads, num_gpus=gpus or None,
-        fn_constructor_kwargs={"module": module, "out": str(out), "fmt": fmt, "threads": threads,
-                               "use_gpu": bool(gpus), "batch_size": batch_size, "module_kwargs": module_kwargs},
-        runtime_env={"env_vars": env} if env else None)
     total = sum(mf.unit_rows(u) for k in todo for u in groups[k])
     rows, errors, done, loads, progress_points = {}, {}, {}, [], []
     start, first_row, rows_done = time.perf_counter(), None, 0
-    with tqdm(total=total, unit="row", file=sys.stderr, disable=not progress, mininterval=1.0) as bar:
+    # For this job only (a dataset keeps the settings it was made with): no Ray Data bars (the job's bar
+    # counts rows), and every progress report its own block, so reports stream as they are made.
+    settings = {"enable_progress_bars": False, "print_on_execution_start": False, "target_max_block_size": 1}
+    with _data_settings(ray.data.DataContext.get_current(), settings), \
+            tqdm(total=total, unit="row", file=sys.stderr, disable=not progress, mininterval=1.0) as bar:
+        items = [{"shard": k, "units": json.dumps(groups[k])} for k in todo]
+        ds = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
+            ShardWorker, batch_size=1, compute=ray.data.ActorPoolStrategy(min_size=low, max_size=high),
+            num_cpus=threads, num_gpus=gpus or None,
+            fn_constructor_kwargs={"module": module, "out": str(out), "fmt": fmt, "threads": threads,
+                                   "use_gpu": bool(gpus), "batch_size": batch_size, "module_kwargs": module_kwargs},
+            runtime_env={"env_vars": env} if env else None)
         for report in ds.iter_rows():
             k, n, e = int(report["shard"]), int(report["rows"]), int(report["errors"])
             first_row = first_row or time.perf_counter() - start
@@ -250,6 +251,19 @@ def _execute(module, out, fmt, groups, todo, low, high, threads, gpus, batch_siz
     return done, {"worker_load_s": round(max(loads, default=0.0), 3), "first_row_s": round(first_row or 0.0, 3),
                   "run_s": round(time.perf_counter() - start, 3),
                   "steady_rows_per_s": round(steady_rate(progress_points, total), 2)}
+
+
+@contextlib.contextmanager
+def _data_settings(context, settings):
+    """Ray Data context settings while the block runs; the caller's own are restored after it."""
+    saved = {name: getattr(context, name) for name in settings}
+    for name, value in settings.items():
+        setattr(context, name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(context, name, value)
 
 
 def steady_rate(points, total):

@@ -120,6 +120,7 @@ def test_rows_match_in_process_and_bad_files_become_error_rows(cluster, tmp_path
     assert "empty file" in errors[0]["error"] and "not found" in errors[1]["error"] and "decodable" in errors[2]["error"]
     assert (summary["rows"], summary["errors"], summary["shards"]) == (19, 3, 5)
     assert json.loads((out / "summary.json").read_text())["rows"] == 19 and (out / "_SUCCESS").is_file()
+    assert ray.data.DataContext.get_current().target_max_block_size != 1  # the job's settings did not leak
 
     cluster_pids = _descendants(os.getpid())
     addresses = _listening_addresses(cluster_pids)
