@@ -118,10 +118,34 @@ def cmd_run(args):
     args.input_path = args.input_path or args.input
     if not args.module or not args.input_path:
         return _fail("run needs a MODULE (or an alias, see --show_alias) and an input (or --input_path)")
+    if args.engine == "ray":
+        return _run_ray(args)
+    if args.output_format == "parquet" or args.resume or args.address:
+        return _fail("--output_format parquet, --resume and --address go with --engine ray")
+    args.batch_size = args.batch_size or 1
     module = Module(name=args.module)
     if not is_keypoint_module(module):
         return _run_plain(args, module)
     return _run_keypoints(args, module, sources(args.input_path))
+
+
+def _run_ray(args):
+    """--engine ray: the whole job on a Ray cluster, results in --output_dir (hub_core/ray.py)."""
+    from .aliases import resolve
+    from .ray import run as run_on_ray
+    if not args.output_dir:
+        return _fail("--engine ray writes its results to --output_dir: give one")
+    local_only = [flag for flag, on in (("--visualization", args.visualization), ("--save_predictions",
+                  args.save_predictions), ("--det_every", args.det_every != 1), ("--smooth", args.smooth)) if on]
+    if local_only:
+        return _fail(f"{', '.join(local_only)}: not with --engine ray (it writes rows, see the README's Scale-out)")
+    summary = run_on_ray(resolve(args.module), args.input_path, args.output_dir, address=args.address,
+                         num_workers=args.num_workers, threads_per_worker=args.threads_per_worker,
+                         gpus_per_worker=args.gpus_per_worker or (1 if args.use_gpu else 0),
+                         batch_size=args.batch_size, output_format=args.output_format or "jsonl",
+                         resume=args.resume, progress=not args.quiet)
+    print(f"hub: {summary['rows']} rows ({summary['errors']} errors) in {args.output_dir}", file=sys.stderr)
+    return 1 if summary["errors"] else 0
 
 
 def _run_plain(args, module):
@@ -233,13 +257,13 @@ def build_parser():
     p.add_argument("input", nargs="?", help="the same as --input_path")
     p.add_argument("--input_path", help="image, folder, glob, video file, webcam[:N] or http(s) image URL")
     p.add_argument("--show_alias", action="store_true", help="list the aliases and exit")
-    p.add_argument("--batch_size", type=positive_int, default=1)
+    p.add_argument("--batch_size", type=positive_int, default=None, help="images per model call (default 1)")
     p.add_argument("--use_gpu", action="store_true")
     p.add_argument("--visualization", action="store_true",
                    help="write annotated images / MP4 to --output_dir (default: the module's output folder)")
     p.add_argument("--save_predictions", action="store_true", help="write --output_dir/predictions/")
     p.add_argument("--output_dir", default=None)
-    p.add_argument("--output_format", choices=["json", "jsonl", "coco"], default=None)
+    p.add_argument("--output_format", choices=["json", "jsonl", "coco", "parquet"], default=None)
     p.add_argument("--compact", action="store_true", help="one-line JSON")
     p.add_argument("--quiet", action="store_true", help="no stdout results, no progress bar")
     g = p.add_argument_group("drawing")
@@ -256,6 +280,13 @@ def build_parser():
     g.add_argument("--smooth", action="store_true", help="One-Euro smoothing of keypoints per track")
     g.add_argument("--smooth_min_cutoff", type=float, default=1.0)
     g.add_argument("--smooth_beta", type=float, default=0.007)
+    g = p.add_argument_group("cluster (--engine ray; pip install 'keypoint-hub[ray]')")
+    g.add_argument("--engine", choices=["local", "ray"], default="local", help="local: this process (default)")
+    g.add_argument("--address", default=None, help="Ray cluster address; default: a local cluster, auto: the running one")
+    g.add_argument("--num_workers", default="1", help="workers, each holding the module: N or MIN:MAX (autoscaled)")
+    g.add_argument("--threads_per_worker", type=positive_int, default=1, help="CPUs (ONNX Runtime threads) per worker")
+    g.add_argument("--gpus_per_worker", type=float, default=0, help="GPUs per worker (runs use_gpu=True)")
+    g.add_argument("--resume", action="store_true", help="finish the job in --output_dir, skipping finished shards")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("list", help="list bundled and installed modules")
