@@ -3,15 +3,13 @@ one output row per image or video frame, errors kept as rows. No Ray needed: Key
 callable class to drop into a Ray Data `map_batches` pipeline, and the `--engine ray` shard worker."""
 import json
 import os
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
 
 from . import images as imio
 from . import video as vid
-from .batching import error_entry
+from .batching import error_entry, prefetched
 from .infer import is_keypoint_module
 from .keypoint import RESULT_SCHEMA_VERSION
 from .manifest import has_scheme
@@ -78,7 +76,7 @@ class KeypointPredictor:
         """(unit, entry) per output row, in order: images pooled into batches (decoded a batch ahead on a
         thread), each video unit's frames streamed."""
         images = [u for u in units if u["frame_start"] is None]
-        decoded = _prefetch(images, 2 * self.batch_size)
+        decoded = prefetched(lambda unit: load_image(unit["uri"]), images, 2 * self.batch_size)
         pending = []
         for unit in units:
             if unit["frame_start"] is not None:
@@ -160,19 +158,3 @@ class KeypointPredictor:
             for column, value in zip(COLUMNS, values):
                 cols[column].append(value)
         return cols
-
-
-def _prefetch(units, lookahead):
-    """load_image of each unit in order, a thread reading and decoding up to lookahead ahead
-    (file reads and OpenCV decoding release the GIL, so they overlap inference)."""
-    with ThreadPoolExecutor(1, thread_name_prefix="hub-read") as pool:
-        queue, upcoming = deque(), iter(units)
-        for unit in upcoming:
-            queue.append(pool.submit(load_image, unit["uri"]))
-            if len(queue) >= lookahead:
-                break
-        while queue:
-            yield queue.popleft().result()
-            unit = next(upcoming, None)
-            if unit is not None:
-                queue.append(pool.submit(load_image, unit["uri"]))

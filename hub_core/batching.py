@@ -70,7 +70,7 @@ def run(items, batch_size, process, strict=False):
             results[i] = entry
         pending.clear()
 
-    for i, loaded in enumerate(_prefetch(items, lookahead=2 * batch_size)):
+    for i, loaded in enumerate(prefetched(_load, items, lookahead=2 * batch_size)):
         if isinstance(loaded, imio.ImageError):
             if strict:
                 raise loaded
@@ -90,23 +90,23 @@ def _load(item):
         return e
 
 
-def _prefetch(items, lookahead):
-    """Decoded images (or ImageErrors) in order; a thread decodes up to `lookahead` ahead,
-    overlapping file reads and decoding (which release the GIL) with inference."""
+def prefetched(load, items, lookahead):
+    """load(item) for each of a list of items, in order; a thread runs up to `lookahead` ahead, overlapping
+    file reads and decoding (which release the GIL) with inference. One item runs inline."""
     if len(items) <= 1:
-        yield from map(_load, items)
+        yield from map(load, items)
         return
     with ThreadPoolExecutor(1, thread_name_prefix="hub-decode") as pool:
         queue, upcoming = deque(), iter(items)
         for item in upcoming:
-            queue.append(pool.submit(_load, item))
+            queue.append(pool.submit(load, item))
             if len(queue) >= lookahead:
                 break
         while queue:
             yield queue.popleft().result()
             item = next(upcoming, None)
             if item is not None:
-                queue.append(pool.submit(_load, item))
+                queue.append(pool.submit(load, item))
 
 
 def _single(process, item, image):
