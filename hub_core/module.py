@@ -170,7 +170,7 @@ def Module(name=None, directory=None, **kwargs):
             return _load_saved(directory, json.loads(saved.read_text()), **kwargs)
         return load_class(directory)(**kwargs)
     from .aliases import resolve
-    folder = find(resolve(name))
+    folder = find(name) or find(resolve(name))  # aliases read every module.json: only when the name is none
     if folder is None:
         raise unknown_module(name)
     return load_class(folder)(**kwargs)
