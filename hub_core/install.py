@@ -76,7 +76,7 @@ def _source_folder(source, tmp):
         return _module_root(tmp)
     if path.is_dir():
         return _module_root(path)
-    folder = find(checked("module", str(source)))
+    folder = find(str(source))  # find() checks the name
     if folder is None:
         raise ValueError(f"{source}: not a module name, a module folder or a .tar.gz")
     return folder
@@ -165,7 +165,7 @@ def dependencies(name):
 def download(name, output_dir):
     """Module folder, its dependency closure and every verified weight file under output_dir/name,
     ready for `hub install` offline."""
-    folder = find(checked("module", name))
+    folder = find(name)  # find() checks the name is one safe path component
     if folder is None:
         raise unknown_module(name)
     dest = Path(output_dir) / name
@@ -174,11 +174,11 @@ def download(name, output_dir):
     ignore = shutil.ignore_patterns("__pycache__", "models")
     shutil.copytree(folder, dest, ignore=ignore)
     (dest / "models").mkdir()
-    modules = [(name, folder)]
+    folders = [folder]
     for dep in dependencies(name):
-        modules.append((dep, find(dep)))
-        shutil.copytree(find(dep), dest / DEPENDENCIES / dep, ignore=ignore)
-    for _, module_folder in modules:
+        folders.append(find(dep))
+        shutil.copytree(folders[-1], dest / DEPENDENCIES / dep, ignore=ignore)
+    for module_folder in folders:
         for spec in read_metadata(module_folder)["model_files"].values():
             file = checked("model file", spec["file"])
             shipped = module_folder / "models" / file
