@@ -20,6 +20,7 @@ pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow comes with the ray e
 import hub_core as hub  # noqa: E402
 import hub_core.ray as hub_ray  # noqa: E402
 from hub_core import shard_files  # noqa: E402
+from hub_core.serving.launcher import _descendants  # noqa: E402 - the process-tree walk `hub serving stop` uses
 
 FACES = sorted((DATA / "face" / "300w_afw" / "images").glob("*.jpg"))[:16]
 MODULE = "face_landmark_localization"
@@ -42,22 +43,6 @@ def _manifest(tmp_path, uris):
 
 def _jsonl_rows(out):
     return [json.loads(line) for p in sorted(out.glob("part-*.jsonl")) for line in p.read_text().splitlines()]
-
-
-def _descendants(pid):
-    children = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def _cmdline(pid):
