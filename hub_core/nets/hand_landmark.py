@@ -73,7 +73,7 @@ class HandLandmark:
     SPEC = {"input": "rotated square hand ROI warped to 224x224 (zero border), RGB, x/255, NHWC float32",
             "output": "Identity (1,63): 21 x (x,y,z) in 224-px crop coords; Identity_1: hand presence (0..1); "
                       "Identity_2: handedness, probability of a right hand in an unmirrored image; "
-                      "Identity_3: world landmarks (unused)",
+                      "Identity_3: world landmarks (21 x 3 metres, origin at the hand's centre, crop axes)",
             "decoding": "reshape (21,3), take x,y, map through the inverse ROI affine to image pixels"}
 
     def __init__(self, model_path, use_gpu=False, threads=None):
@@ -85,11 +85,13 @@ class HandLandmark:
 
     def __call__(self, crops, transforms):
         """crops (N,224,224,3) BGR uint8 + their image->crop affines ->
-        keypoints (N,21,2) image px, depth (N,21) crop px, presence (N,), right-hand probability (N,)."""
+        keypoints (N,21,2) image px, depth (N,21) crop px, presence (N,), right-hand probability (N,),
+        world landmarks (N,21,3) metres in the crop's axes."""
         if len(crops) == 0:
-            return np.zeros((0, 21, 2), np.float32), np.zeros((0, 21), np.float32), np.zeros(0), np.zeros(0)
+            return (np.zeros((0, 21, 2), np.float32), np.zeros((0, 21), np.float32), np.zeros(0), np.zeros(0),
+                    np.zeros((0, 21, 3), np.float32))
         x = crops[..., ::-1].astype(np.float32) * (1.0 / 255.0)
-        landmarks, presence, handedness = self.model(x)[:3]
+        landmarks, presence, handedness, world = self.model(x)[:4]
         landmarks = landmarks.reshape(len(crops), 21, 3)
         points = np.stack([apply_affine(p[:, :2], invert_affine(m)) for p, m in zip(landmarks, transforms)])
-        return points, landmarks[..., 2], presence.reshape(-1), handedness.reshape(-1)
+        return points, landmarks[..., 2], presence.reshape(-1), handedness.reshape(-1), world.reshape(-1, 21, 3)
