@@ -28,6 +28,7 @@ from .args import Parser, positive_int
 from . import images as imio
 from .engine import OnnxModel, default_threads
 from .evaluate import emit_report
+from .modes import MODE_HELP, MODES
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 DEFAULT_IMAGES = {  # task -> image folders in shared/data, first match wins
@@ -281,12 +282,12 @@ def format_table(report):
     return "\n".join(lines)
 
 
-def run(name, images=None, max_images=20, batch_size=1, threads=None, repeat=3, use_gpu=False):
+def run(name, images=None, max_images=20, batch_size=1, threads=None, repeat=3, use_gpu=False, mode=None):
     """benchmark() of keypoint module `name` on an image folder (default: a small shared/data set for
     its task), with the machine it ran on."""
     from .evaluate import choose_task
     from .module import Module
-    module = Module(name=name, **({"threads": threads} if threads else {}))
+    module = Module(name=name, mode=mode, **({"threads": threads} if threads else {}))
     if not hasattr(module, "estimate"):
         raise ValueError(f"{name} is not a keypoint module")
     if images:
@@ -311,12 +312,13 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=None, help="intra-op threads per session")
     parser.add_argument("--use_gpu", action="store_true")
     parser.add_argument("--repeat", type=int, default=3, help="timed passes over the images")
+    parser.add_argument("--mode", choices=MODES, default=None, help=MODE_HELP)
     parser.add_argument("--out", default=None, help="write the report JSON here")
     args = parser.parse_args(argv)
 
     try:
         report = run(args.module, args.images, args.max_images, args.batch_size, args.threads, args.repeat,
-                     args.use_gpu)
+                     args.use_gpu, args.mode)
     except Exception as e:  # noqa: BLE001 - one clear line for the user
         print(f"hub benchmark: {e}", file=sys.stderr)
         return 1

@@ -7,7 +7,7 @@ import traceback
 import warnings
 from pathlib import Path
 
-from . import __version__, aliases, images as imio, install as inst, sinks
+from . import __version__, aliases, images as imio, install as inst, modes, sinks
 from .args import Parser, non_negative_int, positive_int
 from .errors import HubError
 from .infer import infer as infer_stream, is_keypoint_module, sources
@@ -42,6 +42,9 @@ def cmd_show(args):
     info["directory"] = str(folder)
     for spec in info["model_files"].values():
         spec["how_to_get"] = how_to_get(spec)
+    table = modes.recipes(folder)
+    if table:
+        info["mode"] = {"default": table["default"], "modes": table["modes"]}
     meta = folder / "keypoints.json"
     if meta.is_file():
         kp = json.loads(meta.read_text())
@@ -118,7 +121,7 @@ def cmd_run(args):
     args.input_path = args.input_path or args.input
     if not args.module or not args.input_path:
         return _fail("run needs a MODULE (or an alias, see --show_alias) and an input (or --input_path)")
-    module = Module(name=args.module)
+    module = Module(name=args.module, **({"mode": args.mode} if args.mode else {}))
     if not is_keypoint_module(module):
         return _run_plain(args, module)
     return _run_keypoints(args, module, sources(args.input_path))
@@ -234,6 +237,7 @@ def build_parser():
     p.add_argument("--input_path", help="image, folder, glob, video file, webcam[:N] or http(s) image URL")
     p.add_argument("--show_alias", action="store_true", help="list the aliases and exit")
     p.add_argument("--batch_size", type=positive_int, default=1)
+    p.add_argument("--mode", choices=modes.MODES, default=None, help=modes.MODE_HELP)
     p.add_argument("--use_gpu", action="store_true")
     p.add_argument("--visualization", action="store_true",
                    help="write annotated images / MP4 to --output_dir (default: the module's output folder)")

@@ -21,6 +21,7 @@ from .args import Parser, positive_int
 from .errors import HubError
 from .versions import library_versions
 from .geometry import iou_one_to_many
+from .modes import MODE_HELP, MODES
 
 TASKS = ("face", "hand", "body", "animal")
 FACE_KEYPOINT_COUNTS = (68, 98, 29, 106)
@@ -485,6 +486,7 @@ def main(argv=None):
     parser.add_argument("--task", choices=TASKS, default=None, help="metric set (default: from the module's meta)")
     parser.add_argument("--option", action="append", type=parse_option, default=[], metavar="NAME=VALUE",
                         help="module constructor option, e.g. --option min_presence=0 (repeatable)")
+    parser.add_argument("--mode", choices=MODES, default=None, help=MODE_HELP)
     parser.add_argument("--batch_size", type=positive_int, default=1)
     parser.add_argument("--min_iou", type=float, default=0.3)
     parser.add_argument("--use_gpu", action="store_true")
@@ -493,7 +495,7 @@ def main(argv=None):
 
     from .module import Module
     try:
-        module = Module(name=args.module, **dict(args.option))
+        module = Module(name=args.module, mode=args.mode, **dict(args.option))
         if not hasattr(module, "meta"):
             raise ValueError(f"{args.module} is not a keypoint module")
         data = load_annotations(args.ann, args.images, len(module.meta["keypoints"]), module.meta["keypoints"])

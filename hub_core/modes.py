@@ -1,0 +1,53 @@
+"""Accuracy modes: each keypoint module names a few fixed recipes ("fast", "balanced", "accurate") as data,
+constructor options that hub.Module(name=..., mode=...) applies under the caller's own options.
+
+The recipes live in the module's module.json under "modes" when it has one, else in modes.json beside
+module.py: {"default": "balanced", "modes": {"fast": {"options": {...}, "about": "..."}, ...}}.
+A detector option may be a dict {"name": ..., other constructor options}: that detector module is built.
+"""
+import json
+from pathlib import Path
+
+from .errors import HubError
+
+MODES = ("fast", "balanced", "accurate")
+
+
+class ModeError(HubError, ValueError):
+    pass
+
+
+MODE_HELP = "accuracy mode: fast, balanced or accurate (default: the module's default, balanced); explicit options win"
+
+
+def recipes(folder):
+    """{"default": name, "modes": {name: {"options": {...}, "about": str, ...}}} of a module folder, or None."""
+    folder = Path(folder)
+    manifest = folder / "module.json"
+    if manifest.is_file():
+        data = json.loads(manifest.read_text())
+        if "modes" in data:
+            return {"default": data.get("default_mode", "balanced"), "modes": data["modes"]}
+    path = folder / "modes.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def options(folder, mode, explicit):
+    """(mode name or None, constructor kwargs): the mode's recipe, overridden by the explicit kwargs."""
+    table = recipes(folder)
+    if table is None:
+        if mode is not None:
+            raise ModeError(f"module {Path(folder).name!r} has no modes; mode={mode!r} does not apply")
+        return None, dict(explicit)
+    mode = mode or table["default"]
+    if mode not in table["modes"]:
+        raise ModeError(f"mode must be one of {list(table['modes'])}, got {mode!r}")
+    recipe = table["modes"][mode]["options"]
+    if any(key.endswith("detector") or key.endswith("detector_module") for key in explicit):
+        recipe = {k: v for k, v in recipe.items() if not k.endswith("detector_module")}  # the caller's detector wins
+    merged = {**recipe, **explicit}
+    for key, value in merged.items():
+        if key.endswith("detector_module") and isinstance(value, dict):
+            from .module import Module
+            merged[key] = Module(**value, **({"threads": explicit["threads"]} if explicit.get("threads") else {}))
+    return mode, merged
