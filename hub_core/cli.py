@@ -156,7 +156,7 @@ def build_sinks(args, module, srcs):
     writers = []
     if args.visualization:
         style = {k: getattr(args, k) for k in ("radius", "thickness", "kpt_thr", "bbox_thr", "draw_bbox",
-                                               "black_background", "show_kpt_idx", "skeleton_style")
+                                               "black_background", "show_kpt_idx", "skeleton_style", "world_view")
                  if getattr(args, k) is not None}
         fps = {s.path: s.info.get("fps", 30.0) for s in srcs if s.kind in ("video", "webcam")}
         writers.append(sinks.Visualizations(Path(out) / "visualizations" if layout else out, module.meta, style, fps))
@@ -255,6 +255,7 @@ def build_parser():
     g.add_argument("--black_background", action="store_true", default=None)
     g.add_argument("--show_kpt_idx", action="store_true", default=None)
     g.add_argument("--skeleton_style", choices=["mmpose", "openpose"], default=None)
+    g.add_argument("--world_view", action="store_true", default=None, help="a small 3D view of hands' world keypoints")
     g = p.add_argument_group("video")
     g.add_argument("--det_every", type=positive_int, default=1, help="run the detector every N frames, track in between")
     g.add_argument("--smooth", action="store_true", help="One-Euro smoothing of keypoints per track")

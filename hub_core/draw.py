@@ -8,9 +8,10 @@ PALETTE = [(0, 255, 0), (255, 128, 0), (51, 153, 255), (255, 51, 255), (0, 215, 
 
 
 def draw(image, entry, meta=None, radius=None, thickness=None, kpt_thr=0.0, bbox_thr=0.0,
-         draw_bbox=True, show_kpt_idx=False, black_background=False, skeleton_style="mmpose"):
+         draw_bbox=True, show_kpt_idx=False, black_background=False, skeleton_style="mmpose", world_view=False):
     """A copy of image (BGR) with the entry's instances drawn: boxes, skeleton, keypoints.
-    skeleton_style='openpose' draws COCO-17 bodies OpenPose-style (neck point, OpenPose colours)."""
+    skeleton_style='openpose' draws COCO-17 bodies OpenPose-style (neck point, OpenPose colours).
+    world_view: a small 3D view of each instance's world_keypoints (hands) along the top edge."""
     if skeleton_style == "openpose" and (meta or {}).get("num_keypoints") == 17:
         entry, meta = _openpose(entry), OPENPOSE_META
     canvas = np.zeros_like(image) if black_background else image.copy()
@@ -44,6 +45,9 @@ def draw(image, entry, meta=None, radius=None, thickness=None, kpt_thr=0.0, bbox
             if show_kpt_idx:
                 cv2.putText(canvas, str(k), (centre[0] + radius, centre[1] - radius), cv2.FONT_HERSHEY_SIMPLEX,
                             0.3 * scale + 0.2, (255, 255, 255), 1, cv2.LINE_AA)
+    if world_view:
+        from .draw3d import paste_world_views
+        paste_world_views(canvas, entry, meta)
     return canvas
 
 

@@ -163,3 +163,28 @@ def test_hand_world_landmarks_are_hand_sized_and_in_the_schema():
     image_dir, world_dir = points[12] - points[0], world[12, :2] - world[0, :2]
     assert image_dir @ world_dir / np.linalg.norm(image_dir) / np.linalg.norm(world_dir) > 0.8
     assert hub.RESULT_SCHEMA_VERSION == "1.1"
+
+
+def test_world_view_is_drawn_on_request():
+    from hub_core import draw
+    image = cv2.imread(str(OPEN_HAND))
+    hands = hub.Module(name="hand_pose_localization")
+    (entry,) = hands.keypoint_detection(images=[image])
+    plain = draw.draw(image, entry, hands.meta)
+    with_view = draw.draw(image, entry, hands.meta, world_view=True)
+    inset = np.abs(with_view[:160, :160].astype(int) - plain[:160, :160]).sum(-1) > 0
+    assert inset.mean() > 0.9 and np.array_equal(with_view[170:], plain[170:])
+
+
+def test_cli_mode_in_show_run_and_serving(capsys):
+    from hub_core.cli import main
+    from serving.launcher import build_parser, resolve_settings
+    assert main(["show", "face_landmark_localization"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["mode"]["default"] == "balanced" and set(shown["mode"]["modes"]) == set(modes.MODES)
+    assert main(["run", "face", "--input_path", str(FACES), "--mode", "fast", "--compact"]) == 0
+    (entry,) = json.loads(capsys.readouterr().out)
+    assert len(entry["instances"]) >= 2
+    args = build_parser().parse_args(["start", "-m", "human_pose_estimation", "yolox_nano_coco", "--mode", "fast"])
+    _, info = resolve_settings(args)
+    assert info["human_pose_estimation"]["init_args"] == {"mode": "fast"} and "init_args" not in info["yolox_nano_coco"]
