@@ -1,9 +1,9 @@
 """Accuracy modes: each keypoint module names a few fixed recipes ("fast", "balanced", "accurate") as data,
 constructor options that hub.Module(name=..., mode=...) applies under the caller's own options.
 
-The recipes live in the module's module.json under "modes" when it has one, else in modes.json beside
-module.py: {"default": "balanced", "modes": {"fast": {"options": {...}, "about": "..."}, ...}}.
-A detector option may be a dict {"name": ..., other constructor options}: that detector module is built.
+The recipes live in the module's module.json: "default_mode" and "modes": {"fast": {"about": "...",
+"options": {...}}, ...}. A detector option may be a dict {"name": ..., other constructor options}: that
+detector module is built.
 """
 import json
 from pathlib import Path
@@ -22,14 +22,9 @@ MODE_HELP = "accuracy mode: fast, balanced or accurate (default: the module's de
 
 def recipes(folder):
     """{"default": name, "modes": {name: {"options": {...}, "about": str, ...}}} of a module folder, or None."""
-    folder = Path(folder)
-    manifest = folder / "module.json"
-    if manifest.is_file():
-        data = json.loads(manifest.read_text())
-        if "modes" in data:
-            return {"default": data.get("default_mode", "balanced"), "modes": data["modes"]}
-    path = folder / "modes.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    manifest = Path(folder) / "module.json"
+    data = json.loads(manifest.read_text()) if manifest.is_file() else {}
+    return {"default": data.get("default_mode", "balanced"), "modes": data["modes"]} if "modes" in data else None
 
 
 def options(folder, mode, explicit):
