@@ -20,6 +20,17 @@ class ModeError(HubError, ValueError):
 MODE_HELP = "accuracy mode: fast, balanced or accurate (default: the module's default, balanced); explicit options win"
 
 
+# The modes `hub finetune` writes into a new module's module.json (the same as animal_pose_estimation's).
+TOP_DOWN_MODES = {
+    "fast": {"about": "the keypoint model once per box, offset decoding",
+             "options": {"decode": "offset", "flip_test": False}},
+    "balanced": {"about": "the keypoint model once per box, DARK decoding",
+                 "options": {"decode": "dark", "flip_test": False}},
+    "accurate": {"about": "heatmaps averaged with those of the mirrored crop (flip pairs from the keypoint meta), "
+                          "DARK decoding", "options": {"decode": "dark", "flip_test": True}},
+}
+
+
 def recipes(folder):
     """{"default": name, "modes": {name: {"options": {...}, "about": str, ...}}} of a module folder, or None."""
     manifest = Path(folder) / "module.json"

@@ -149,6 +149,19 @@ def test_body_accurate_mode_runs_the_flip_test():
     assert not fast.flip_test and [len(b) for b in spy.calls] == [len(entry["instances"])]
 
 
+def test_animal_accurate_mode_flip_averages_with_the_meta_flip_pairs():
+    frame = next((DATA / "animal" / "dlc_openfield_mouse").rglob("img0005.png"))
+    accurate = hub.Module(name="animal_pose_estimation", mode="accurate")
+    assert accurate.flip_test and accurate.meta["flip_pairs"] == [[1, 2]]
+    spy = spy_on(accurate)
+    (entry,) = accurate.keypoint_detection(paths=[str(frame)])
+    (batch,) = spy.calls
+    assert len(entry["instances"]) == 1 and len(batch) == 2 and np.array_equal(batch[1], batch[0, ..., ::-1])
+    (balanced,) = hub.Module(name="animal_pose_estimation").keypoint_detection(paths=[str(frame)])
+    moved = np.abs(np.array(entry["instances"][0]["keypoints"]) - balanced["instances"][0]["keypoints"]).max()
+    assert 0 < moved < 10  # the flip refines the points, it does not move them to another place
+
+
 def test_hand_world_landmarks_are_hand_sized_and_in_the_schema():
     hands = hub.Module(name="hand_pose_localization")
     (entry,) = hands.keypoint_detection(paths=[str(OPEN_HAND)])
