@@ -9,6 +9,8 @@ pass) and the ratio is taken per pass, then the median.
     animal  DeepLabCut openfield mouse, the shipped model's 20 test frames: RMSE (px)
 
     python benchmarks/modes.py [--modules face hand body animal] [--repeat 3] [--speed_images 40]
+
+A run of some modules replaces their figures in the JSON and keeps the others'.
 """
 import argparse
 import json
@@ -129,9 +131,11 @@ def main():
                           "processor": platform.processor() or platform.machine()},
               "versions": {"python": platform.python_version(), "onnxruntime": onnxruntime.__version__,
                            "numpy": np.__version__, "opencv": cv2.__version__},
-              "timing": f"end to end (file read + decode + detector + keypoints), batch 1, {args.repeat} passes per "
-                        f"mode over the first {args.speed_images} images of the set, modes alternating",
               "modules": {}}
+    timing = (f"end to end (file read + decode + detector + keypoints), batch 1, {args.repeat} passes per mode over "
+              f"the first {args.speed_images} images of the set, modes alternating")
+    if Path(args.out).is_file():  # a run of some modules replaces those, keeping the others' figures
+        report["modules"] = json.loads(Path(args.out).read_text()).get("modules", {})
     lines = []
     for key in args.modules:
         modules = {mode: hub.Module(name=MODULES[key], mode=mode) for mode in MODES}
@@ -146,7 +150,7 @@ def main():
             rows[mode].update(figures)
             lines.append(f"{MODULES[key]:<28} {mode:<9} {json.dumps(rows[mode]['accuracy'])}  "
                          f"{figures['images_per_s']} images/s ({figures['speed_vs_fast']}x fast)")
-        report["modules"][MODULES[key]] = rows
+        report["modules"][MODULES[key]] = {"timing": timing, "modes": rows}
         if args.out:  # written after every module: a long run keeps what it measured
             Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     emit_report("\n".join(lines), report, args.out)
