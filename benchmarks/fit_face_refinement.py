@@ -13,7 +13,6 @@ import json
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 import hub_core as hub
 from hub_core.evaluate import emit_report, load_annotations, match_entries, score

@@ -236,8 +236,8 @@ def report(module, paths, batch_size, repeat, use_gpu, instances, per_image, mod
         return round(float(np.median(pairs)), 3) if pairs else None
 
     return {
-        "module": module.name, "images": n, "repeat": repeat, "batch_size": batch_size,
-        "use_gpu": use_gpu, "instances_per_image": round(instances / images_timed, 3),
+        "module": module.name, "mode": getattr(module, "mode", None), "images": n, "repeat": repeat,
+        "batch_size": batch_size, "use_gpu": use_gpu, "instances_per_image": round(instances / images_timed, 3),
         "stages_per_image": {s: summary(v) for s, v in per_image.items()},
         "images_per_s": round(images_timed * 1000 / sum(p["pipeline_ms"] for p in passes), 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

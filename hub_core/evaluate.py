@@ -329,7 +329,8 @@ def evaluate(module, data, task=None, boxes="detector", batch_size=1, min_iou=0.
     matches = match_entries(data, entries, boxes, min_iou)
     truths = [images[m["image"]]["instances"][m["instance"]] for m in matches]
     total = sum(not inst["ignore"] for im in images for inst in im["instances"])
-    report = {"module": module.name, "task": task, "annotations": data["file"], "format": data["format"],
+    report = {"module": module.name, "mode": getattr(module, "mode", None), "task": task,
+              "annotations": data["file"], "format": data["format"],
               "boxes": boxes, "images": len(images), "instances": total, "matched": len(matches),
               "detection_rate": round(len(matches) / total, 4) if total else None,
               "predicted_instances": sum(len(e.get("instances", [])) for e in entries),

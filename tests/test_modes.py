@@ -201,3 +201,14 @@ def test_cli_mode_in_show_run_and_serving(capsys):
     args = build_parser().parse_args(["start", "-m", "human_pose_estimation", "yolox_nano_coco", "--mode", "fast"])
     _, info = resolve_settings(args)
     assert info["human_pose_estimation"]["init_args"] == {"mode": "fast"} and "init_args" not in info["yolox_nano_coco"]
+
+
+def test_hub_eval_and_benchmark_take_a_mode(tmp_path):
+    from hub_core import bench, evaluate
+    ann = DATA / "hand" / "mmpose_tests" / "onehand10k" / "test_onehand10k.json"
+    assert evaluate.main(["hand", "--ann", str(ann), "--mode", "fast", "--out", str(tmp_path / "eval.json")]) == 0
+    report = json.loads((tmp_path / "eval.json").read_text())
+    assert report["mode"] == "fast" and report["matched"] >= 3 and report["pck@0.2"] > 0.8
+    assert bench.main(["hand_pose_localization", "--mode", "accurate", "--images", str(ann.parent), "--max_images", "2",
+                       "--repeat", "1", "--out", str(tmp_path / "bench.json")]) == 0
+    assert json.loads((tmp_path / "bench.json").read_text())["mode"] == "accurate"
