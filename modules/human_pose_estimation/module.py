@@ -6,6 +6,7 @@ from hub_core.nets.tinypose import DECODES, TinyPose
 from hub_core.oks_nms import oks_nms
 
 KEYPOINT_SCORE_THRESHOLD = 0.2  # keypoints counted in the instance score (MMPose 'bbox_keypoint' score mode)
+CROP_ASPECT = 192 / 256  # PP-TinyPose's input w:h, to which every person box is padded
 
 
 class HumanPoseEstimation(KeypointModule):
@@ -46,9 +47,9 @@ class HumanPoseEstimation(KeypointModule):
         if self.oks_nms_threshold is not None and len(instances) > 1:
             det = np.asarray(det)
             w, h = det[:, 2] - det[:, 0], det[:, 3] - det[:, 1]
-            side = np.maximum(w, h * 0.75) * self.padding
+            crop_w = np.maximum(w, h * CROP_ASPECT) * self.padding
             keep = np.sort(oks_nms(np.stack([i["keypoints"] for i in instances]), [i["score"] for i in instances],
-                                   side * side / 0.75, self.meta["sigmas"], self.oks_nms_threshold))
+                                   crop_w * crop_w / CROP_ASPECT, self.meta["sigmas"], self.oks_nms_threshold))
             det, instances = det[keep], [instances[i] for i in keep]
         return super().entry(image, path, det, instances)
 
