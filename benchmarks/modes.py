@@ -21,9 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
-import onnxruntime
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import hub_core as hub  # noqa: E402
@@ -32,6 +30,7 @@ from hub_core.evaluate import emit_report, evaluate, load_annotations, score  # 
 from hub_core.finetune.data import load_samples  # noqa: E402
 from hub_core.finetune.train import scores as mouse_scores  # noqa: E402
 from hub_core.modes import MODES  # noqa: E402
+from hub_core.versions import library_versions  # noqa: E402
 from hand_accuracy import HAND_SETS  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -129,8 +128,7 @@ def main():
 
     report = {"machine": {"cpus": os.cpu_count(), "threads": default_threads(),
                           "processor": platform.processor() or platform.machine()},
-              "versions": {"python": platform.python_version(), "onnxruntime": onnxruntime.__version__,
-                           "numpy": np.__version__, "opencv": cv2.__version__},
+              "libraries": library_versions(),
               "modules": {}}
     timing = (f"end to end (file read + decode + detector + keypoints), batch 1, {args.repeat} passes per mode over "
               f"the first {args.speed_images} images of the set, modes alternating")
