@@ -45,7 +45,7 @@ MODULES = {"face": "face_landmark_localization", "hand": "hand_pose_localization
 # The default before modes existed, where it differs from every mode: measured alongside, so a mode's speed can
 # be read against the README's earlier figures (and PaddleHub's, measured against that default).
 PREVIOUS_DEFAULT = {
-    "face": {"mode": "balanced", "flip": False},
+    "face": {"mode": "accurate", "flip": False, "refine_passes": 0},  # RFB-640, one pass
     "body": {"mode": "balanced", "oks_nms_threshold": None,
              "person_detector_module": {"name": "yolox_nano_coco", "classes": ["person"], "score_threshold": 0.25}},
 }
@@ -87,6 +87,17 @@ def animal_accuracy(module):
     return {k: v for k, v in mouse_scores(pred, samples, test).items() if k in ("rmse_px", "pck@0.1")}, paths
 
 
+def mouse_test_paths():
+    return sorted(str(p) for p in MOUSE.glob("*.png") if p.name in MOUSE_TEST)
+
+
+SPEED_IMAGES = {  # the images each accuracy run reads, in its order: the first ones are timed
+    "face": lambda: [im["path"] for im in load_annotations(AFW, num_keypoints=68)["images"]],
+    "hand": lambda: [im["path"] for ann in HAND_SETS.values() for im in load_annotations(ann, num_keypoints=21)["images"]],
+    "body": lambda: [im["path"] for im in load_annotations(BODY / "annotations" / "person_keypoints_train2017.json",
+                                                           BODY / "train2017")["images"]],
+    "animal": mouse_test_paths,
+}
 ACCURACY = {"face": face_accuracy, "hand": hand_accuracy, "body": body_accuracy, "animal": animal_accuracy}
 
 
@@ -123,6 +134,8 @@ def main():
     ap.add_argument("--modules", nargs="+", choices=list(MODULES), default=list(MODULES))
     ap.add_argument("--repeat", type=int, default=3, help="timed passes per mode")
     ap.add_argument("--speed_images", type=int, default=40, help="images of the set timed per pass")
+    ap.add_argument("--reuse_accuracy", action="store_true",
+                    help="keep the JSON's accuracy of a mode whose recipe is unchanged; time every mode again")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "modes.json"))
     args = ap.parse_args()
 
@@ -140,11 +153,15 @@ def main():
         if key in PREVIOUS_DEFAULT:
             modules["previous_default"] = hub.Module(name=MODULES[key], **PREVIOUS_DEFAULT[key])
         rows = {}
+        known = report["modules"].get(MODULES[key], {}).get("modes", {})
         for mode, module in modules.items():
-            accuracy, paths = ACCURACY[key](module)
+            if args.reuse_accuracy and known.get(mode, {}).get("recipe") == recipe(module):
+                accuracy = known[mode]["accuracy"]
+            else:
+                accuracy, _ = ACCURACY[key](module)
             rows[mode] = {"recipe": recipe(module), "accuracy": accuracy}
             print(key, mode, accuracy, flush=True)
-        for mode, figures in speed(modules, paths[:args.speed_images], args.repeat).items():
+        for mode, figures in speed(modules, SPEED_IMAGES[key]()[:args.speed_images], args.repeat).items():
             rows[mode].update(figures)
             lines.append(f"{MODULES[key]:<28} {mode:<9} {json.dumps(rows[mode]['accuracy'])}  "
                          f"{figures['images_per_s']} images/s ({figures['speed_vs_fast']}x fast)")
