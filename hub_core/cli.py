@@ -42,9 +42,8 @@ def cmd_show(args):
     info["directory"] = str(folder)
     for spec in info["model_files"].values():
         spec["how_to_get"] = how_to_get(spec)
-    table = modes.recipes(folder)
-    if table:
-        info["mode"] = {"default": table["default"], "modes": table["modes"]}
+    if "modes" in info:  # module.json's default_mode and modes, shown together
+        info["mode"] = {"default": info.pop("default_mode", "balanced"), "modes": info.pop("modes")}
     meta = folder / "keypoints.json"
     if meta.is_file():
         kp = json.loads(meta.read_text())
