@@ -3,7 +3,10 @@ boxes (default and a low-threshold detector) and with ground-truth boxes, DARK a
 end-to-end speed through `hub benchmark` and ms per person on given boxes. Writes
 benchmarks/results/body_accuracy.json.
 
-    python benchmarks/body_accuracy.py [--batch-size 1] [--flip-test] [--low-threshold 0.1]
+    python benchmarks/body_accuracy.py [--batch-size 1] [--flip-test] [--low-threshold 0.1] [--oks-nms 0.9]
+
+The default pipeline is the one before modes (YOLOX-nano score > 0.25, no OKS-NMS); benchmarks/modes.py measures
+the modes.
 """
 import argparse
 import json
@@ -41,6 +44,7 @@ def main():
     parser.add_argument("--flip-test", action="store_true")
     parser.add_argument("--low-threshold", type=float, default=0.1,
                         help="detector score threshold of the extra COCO-style run (more, weaker boxes)")
+    parser.add_argument("--oks-nms", type=float, default=None, help="OKS-NMS threshold of duplicate poses")
     parser.add_argument("--repeat", type=int, default=1, help="timed hub benchmark passes over the set")
     args = parser.parse_args()
 
@@ -50,16 +54,20 @@ def main():
     low = hub.Module(name="yolox_nano_coco", classes=["person"], score_threshold=args.low_threshold)
     people = sum(not inst["ignore"] for im in data["images"] for inst in im["instances"])
     report = {"dataset": str(args.data), "images": len(paths), "people": people, "flip_test": args.flip_test,
+              "oks_nms_threshold": args.oks_nms,
               "batch_size": args.batch_size, "threads": os.environ.get("HUB_NUM_THREADS", "default")}
     for decode in ("dark", "offset"):
-        module = hub.Module(name="human_pose_estimation", decode=decode, flip_test=args.flip_test)
+        module = hub.Module(name="human_pose_estimation", decode=decode, flip_test=args.flip_test,
+                            oks_nms_threshold=args.oks_nms,
+                            person_detector_module=hub.Module(name="yolox_nano_coco", classes=["person"]))
         found = evaluate(module, data, batch_size=args.batch_size)
         report["detector"] = {"module": module.detector.name, "thresholds": module.detector.thresholds}
         speed = benchmark(module, paths, args.batch_size, args.repeat)
         report[f"{decode}_detector_boxes"] = {**oks(found), "people_found": found["predicted_instances"],
                                               "images_per_s": speed["images_per_s"]}
         weak = evaluate(hub.Module(name="human_pose_estimation", decode=decode, flip_test=args.flip_test,
-                                   person_detector_module=low), data, batch_size=args.batch_size)
+                                   oks_nms_threshold=args.oks_nms, person_detector_module=low),
+                        data, batch_size=args.batch_size)
         report[f"{decode}_detector_boxes_score_{args.low_threshold}"] = {
             **oks(weak), "people_found": weak["predicted_instances"]}
         given = evaluate(module, data, boxes="gt", batch_size=args.batch_size)

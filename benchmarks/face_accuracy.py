@@ -1,7 +1,10 @@
 """Full face pipeline (detector boxes, not ground truth) on 300-W AFW: `hub eval` (detection rate, NME,
 failure rate, AUC@0.08) and `hub benchmark` (end-to-end images/s, decode included). Writes JSON.
 
-    python benchmarks/face_accuracy.py [--detector ..._640] [--landmark_model mobilefacenet_68] [--out F]
+    python benchmarks/face_accuracy.py [--detector ..._640] [--landmark_model mobilefacenet_68] [--flip]
+                                       [--refine_passes 1] [--out F]
+
+Without --flip / --refine_passes: one pass, the default before modes (benchmarks/modes.py measures the modes).
 """
 import argparse
 import json
@@ -27,20 +30,24 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--detector", default="ultra_light_fast_generic_face_detector_1mb_640")
     ap.add_argument("--landmark_model", default="mobilefacenet_68")
+    ap.add_argument("--flip", action="store_true", help="average with the mirrored crop")
+    ap.add_argument("--refine_passes", type=int, default=0)
     ap.add_argument("--batch_size", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=3, help="timed passes over the set")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "face_accuracy.json"))
     args = ap.parse_args()
 
     module = hub.Module(name="face_landmark_localization", landmark_model=args.landmark_model,
-                        face_detector_module=hub.Module(name=args.detector))
+                        face_detector_module=hub.Module(name=args.detector), flip=args.flip,
+                        refine_passes=args.refine_passes)
     data = load_annotations(AFW, num_keypoints=len(module.meta["keypoints"]))
     accuracy = evaluate(module, data, batch_size=args.batch_size)
     speed = benchmark(module, [im["path"] for im in data["images"]], args.batch_size, args.repeat)
 
     report = {
         "dataset": "300-W AFW (185 images, 337 annotated faces), ../shared/data/face/300w_afw",
-        "pipeline": {"detector": args.detector, "landmark_model": args.landmark_model, "batch_size": args.batch_size,
+        "pipeline": {"detector": args.detector, "landmark_model": args.landmark_model, "flip": args.flip,
+                     "refine_passes": args.refine_passes, "batch_size": args.batch_size,
                      "boxes": "detector (matched to annotations by IoU >= 0.3 with the annotated box)"},
         "images": accuracy["images"],
         **{key: accuracy[source] for key, source in ACCURACY_KEYS.items()},

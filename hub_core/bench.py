@@ -29,6 +29,7 @@ from . import images as imio
 from .args import Parser, positive_int
 from .engine import OnnxModel, default_threads, stages
 from .evaluate import emit_report
+from .modes import MODE_HELP, MODES
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 DEFAULT_IMAGES = {  # task -> image folders in shared/data, first match wins
@@ -192,8 +193,8 @@ def report(module, paths, batch_size, repeat, use_gpu, instances, per_image, mod
         return round(float(np.median(pairs)), 3) if pairs else None
 
     return {
-        "module": module.name, "images": n, "repeat": repeat, "batch_size": batch_size,
-        "use_gpu": use_gpu, "instances_per_image": round(instances / images_timed, 3),
+        "module": module.name, "mode": getattr(module, "mode", None), "images": n, "repeat": repeat,
+        "batch_size": batch_size, "use_gpu": use_gpu, "instances_per_image": round(instances / images_timed, 3),
         "stages_per_image": {s: summary(v) for s, v in per_image.items()},
         "images_per_s": round(images_timed * 1000 / sum(p["pipeline_ms"] for p in passes), 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -238,12 +239,12 @@ def format_table(report):
     return "\n".join(lines)
 
 
-def run(name, images=None, max_images=20, batch_size=1, threads=None, repeat=3, use_gpu=False):
+def run(name, images=None, max_images=20, batch_size=1, threads=None, repeat=3, use_gpu=False, mode=None):
     """benchmark() of keypoint module `name` on an image folder (default: a small shared/data set for
     its task), with the machine it ran on."""
     from .evaluate import choose_task
     from .module import Module
-    module = Module(name=name, **({"threads": threads} if threads else {}))
+    module = Module(name=name, mode=mode, **({"threads": threads} if threads else {}))
     if not hasattr(module, "estimate"):
         raise ValueError(f"{name} is not a keypoint module")
     if images:
@@ -268,12 +269,13 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=None, help="intra-op threads per session")
     parser.add_argument("--use_gpu", action="store_true")
     parser.add_argument("--repeat", type=int, default=3, help="timed passes over the images")
+    parser.add_argument("--mode", choices=MODES, default=None, help=MODE_HELP)
     parser.add_argument("--out", default=None, help="write the report JSON here")
     args = parser.parse_args(argv)
 
     try:
         report = run(args.module, args.images, args.max_images, args.batch_size, args.threads, args.repeat,
-                     args.use_gpu)
+                     args.use_gpu, args.mode)
     except Exception as e:  # noqa: BLE001 - one clear line for the user
         print(f"hub benchmark: {e}", file=sys.stderr)
         return 1

@@ -7,7 +7,7 @@ import traceback
 import warnings
 from pathlib import Path
 
-from . import __version__, aliases, images as imio, install as inst, sinks
+from . import __version__, aliases, images as imio, install as inst, modes, sinks
 from .args import Parser, non_negative_int, positive_int
 from .errors import HubError
 from .infer import infer as infer_stream, is_keypoint_module, sources
@@ -42,6 +42,8 @@ def cmd_show(args):
     info["directory"] = str(folder)
     for spec in info["model_files"].values():
         spec["how_to_get"] = how_to_get(spec)
+    if "modes" in info:  # module.json's default_mode and modes, shown together
+        info["mode"] = {"default": info.pop("default_mode", "balanced"), "modes": info.pop("modes")}
     meta = folder / "keypoints.json"
     if meta.is_file():
         kp = json.loads(meta.read_text())
@@ -123,7 +125,7 @@ def cmd_run(args):
     if args.output_format == "parquet" or args.resume or args.address:
         return _fail("--output_format parquet, --resume and --address go with --engine ray")
     args.batch_size = args.batch_size or 1
-    module = Module(name=args.module)
+    module = Module(name=args.module, **({"mode": args.mode} if args.mode else {}))
     if not is_keypoint_module(module):
         return _run_plain(args, module)
     return _run_keypoints(args, module, sources(args.input_path))
@@ -177,7 +179,7 @@ def build_sinks(args, module, srcs):
     writers = []
     if args.visualization:
         style = {k: getattr(args, k) for k in ("radius", "thickness", "kpt_thr", "bbox_thr", "draw_bbox",
-                                               "black_background", "show_kpt_idx", "skeleton_style")
+                                               "black_background", "show_kpt_idx", "skeleton_style", "world_view")
                  if getattr(args, k) is not None}
         fps = {s.path: s.info.get("fps", 30.0) for s in srcs if s.kind in ("video", "webcam")}
         writers.append(sinks.Visualizations(Path(out) / "visualizations" if layout else out, module.meta, style, fps))
@@ -258,6 +260,7 @@ def build_parser():
     p.add_argument("--input_path", help="image, folder, glob, video file, webcam[:N] or http(s) image URL")
     p.add_argument("--show_alias", action="store_true", help="list the aliases and exit")
     p.add_argument("--batch_size", type=positive_int, default=None, help="images per model call (default 1)")
+    p.add_argument("--mode", choices=modes.MODES, default=None, help=modes.MODE_HELP)
     p.add_argument("--use_gpu", action="store_true")
     p.add_argument("--visualization", action="store_true",
                    help="write annotated images / MP4 to --output_dir (default: the module's output folder)")
@@ -275,6 +278,7 @@ def build_parser():
     g.add_argument("--black_background", action="store_true", default=None)
     g.add_argument("--show_kpt_idx", action="store_true", default=None)
     g.add_argument("--skeleton_style", choices=["mmpose", "openpose"], default=None)
+    g.add_argument("--world_view", action="store_true", default=None, help="a small 3D view of hands' world keypoints")
     g = p.add_argument_group("video")
     g.add_argument("--det_every", type=positive_int, default=1, help="run the detector every N frames, track in between")
     g.add_argument("--smooth", action="store_true", help="One-Euro smoothing of keypoints per track")

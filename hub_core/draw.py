@@ -11,11 +11,12 @@ KPT_THR = 0.3  # MMPose's visualiser default: points the model is unsure of (uns
 
 
 def draw(image, entry, meta=None, radius=None, thickness=None, kpt_thr=KPT_THR, bbox_thr=0.0,
-         draw_bbox=True, show_kpt_idx=False, black_background=False, skeleton_style="mmpose"):
+         draw_bbox=True, show_kpt_idx=False, black_background=False, skeleton_style="mmpose", world_view=False):
     """A copy of image (BGR) with the entry's instances drawn: boxes, skeleton, keypoints.
     Dot radius and line width follow each instance's own size unless radius / thickness are given;
     an instance with a 'track_id' gets its id beside its box and a box colour of its own.
-    skeleton_style='openpose' draws COCO-17 bodies OpenPose-style (neck point, OpenPose colours)."""
+    skeleton_style='openpose' draws COCO-17 bodies OpenPose-style (neck point, OpenPose colours).
+    world_view: a small 3D view of each instance's world_keypoints (hands) along the top edge."""
     if skeleton_style == "openpose" and (meta or {}).get("num_keypoints") == 17:
         entry, meta = _openpose(entry), OPENPOSE_META
     canvas = np.zeros_like(image) if black_background else image.copy()
@@ -54,6 +55,9 @@ def draw(image, entry, meta=None, radius=None, thickness=None, kpt_thr=KPT_THR, 
             if show_kpt_idx:
                 cv2.putText(canvas, str(k), (centre[0] + r, centre[1] - r), cv2.FONT_HERSHEY_SIMPLEX,
                             0.1 * r + 0.25, (255, 255, 255), 1, cv2.LINE_AA)
+    if world_view:
+        from .draw3d import paste_world_views
+        paste_world_views(canvas, entry, meta)
     return canvas
 
 

@@ -19,6 +19,7 @@ from . import metrics, progress
 from .annotations import AnnotationError, load_annotations, read_pts  # noqa: F401 - hub eval's readers
 from .args import Parser, positive_int
 from .matching import match, match_entries  # noqa: F401
+from .modes import MODE_HELP, MODES
 from .versions import library_versions
 
 TASKS = ("face", "hand", "body", "animal")
@@ -61,7 +62,8 @@ def evaluate(module, data, task=None, boxes="detector", batch_size=1, min_iou=0.
     matches = match_entries(data, entries, boxes, min_iou)
     truths = [images[m["image"]]["instances"][m["instance"]] for m in matches]
     total = sum(not inst["ignore"] for im in images for inst in im["instances"])
-    report = {"module": module.name, "task": task, "annotations": data["file"], "format": data["format"],
+    report = {"module": module.name, "mode": getattr(module, "mode", None), "task": task,
+              "annotations": data["file"], "format": data["format"],
               "boxes": boxes, "images": len(images), "instances": total, "matched": len(matches),
               "detection_rate": round(len(matches) / total, 4) if total else None,
               "predicted_instances": sum(len(e.get("instances", [])) for e in entries),
@@ -189,6 +191,7 @@ def main(argv=None):
     parser.add_argument("--task", choices=TASKS, default=None, help="metric set (default: from the module's meta)")
     parser.add_argument("--option", action="append", type=parse_option, default=[], metavar="NAME=VALUE",
                         help="module constructor option, e.g. --option min_presence=0 (repeatable)")
+    parser.add_argument("--mode", choices=MODES, default=None, help=MODE_HELP)
     parser.add_argument("--batch_size", type=positive_int, default=1)
     parser.add_argument("--min_iou", type=float, default=0.3)
     parser.add_argument("--use_gpu", action="store_true")
@@ -197,7 +200,7 @@ def main(argv=None):
 
     from .module import Module
     try:
-        module = Module(name=args.module, **dict(args.option))
+        module = Module(name=args.module, mode=args.mode, **dict(args.option))
         if not hasattr(module, "meta"):
             raise ValueError(f"{args.module} is not a keypoint module")
         data = load_annotations(args.ann, args.images, len(module.meta["keypoints"]), module.meta["keypoints"])

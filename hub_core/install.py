@@ -1,7 +1,7 @@
 """hub install / uninstall / download: copy module folders into $HUB_HOME and fetch their weights.
 
 A `hub download` bundle is the module folder with its whole dependency closure: its default detector
-module(s) under dependencies/<name>/ and every weight file they all need under models/, so that
+module(s) and those its modes name, under dependencies/<name>/ and every weight file they all need under models/, so that
 `hub install` of the bundle works on a machine with no network and no mirror.
 
 Installing a module folder or tarball imports its module.py, which runs its Python code (as pip does for
@@ -149,14 +149,19 @@ def uninstall(name):
 
 
 def dependencies(name):
-    """The detector modules a module needs by default, depth first (a detector has none itself)."""
+    """The detector modules a module needs by default or in one of its modes, depth first (a detector has
+    none itself)."""
     folder = find(name)
     if folder is None:
         raise unknown_module(name)
     needed = []
-    detector = read_metadata(folder).get("default_detector")
-    if detector:
-        for dep in dependencies(detector["name"]) + [detector["name"]]:
+    meta = read_metadata(folder)
+    detectors = [meta["default_detector"]["name"]] if meta.get("default_detector") else []
+    for recipe in (meta.get("modes") or {}).values():
+        detectors += [v["name"] if isinstance(v, dict) else v for k, v in recipe["options"].items()
+                      if k.endswith("detector_module")]
+    for detector in detectors:
+        for dep in dependencies(detector) + [detector]:
             if dep not in needed:
                 needed.append(dep)
     return needed

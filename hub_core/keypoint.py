@@ -15,7 +15,7 @@ from .module import Module, ModuleBase
 from .nets.heatmap import DECODES
 from .nets.topdown_pose import TopDownPose
 
-RESULT_SCHEMA_VERSION = "1.0"
+RESULT_SCHEMA_VERSION = "1.1"  # 1.1: hands add world_keypoints and keypoint_depths
 
 
 class KeypointModule(ModuleBase):
@@ -209,7 +209,7 @@ class KeypointModule(ModuleBase):
         _write_json(dirname / self.export_folder / "model.json",
                     {"module": self.name, "version": self.version, "models": {k: Path(v).name for k, v in models.items()},
                      "keypoints": self.meta, **self.export_spec()})
-        spec = {"module": self.name, "version": self.version, "options": self.options,
+        spec = {"module": self.name, "version": self.version, "mode": getattr(self, "mode", None), "options": self.options,
                 "models": {k: str(Path(v).relative_to(dirname)) for k, v in models.items()}}
         det = self.detector
         if isinstance(det, DetectorModule):

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import store
+from . import modes, store
 from .errors import HubError
 from .names import checked
 
@@ -155,11 +155,13 @@ def load_class(folder):
     return cls
 
 
-def Module(name=None, directory=None, **kwargs):
+def Module(name=None, directory=None, mode=None, **kwargs):
     """hub.Module(name=...) or hub.Module(directory=...): an instantiated module.
 
     name may be an alias (face, hand, body, ...). directory may also be a folder written by
     save_inference_model(), which reloads the saved model files.
+    mode: "fast", "balanced" or "accurate" for keypoint modules (default: the module's default mode);
+    explicit options override the mode's.
     """
     if (name is None) == (directory is None):
         raise ValueError("give exactly one of name= or directory=")
@@ -167,20 +169,28 @@ def Module(name=None, directory=None, **kwargs):
         directory = Path(directory)
         saved = directory / "inference.json"
         if saved.is_file():
-            return _load_saved(directory, json.loads(saved.read_text()), **kwargs)
-        return load_class(directory)(**kwargs)
+            return _load_saved(directory, json.loads(saved.read_text()), mode=mode, **kwargs)
+        return _with_mode(directory, mode, kwargs)
     from .aliases import resolve
     folder = find(name) or find(resolve(name))  # aliases read every module.json: only when the name is none
     if folder is None:
         raise unknown_module(name)
-    return load_class(folder)(**kwargs)
+    return _with_mode(folder, mode, kwargs)
 
 
-def _load_saved(directory, spec, **kwargs):
+def _with_mode(folder, mode, kwargs):
+    mode, kwargs = modes.options(folder, mode, kwargs)
+    module = load_class(folder)(**kwargs)
+    module.mode = mode
+    return module
+
+
+def _load_saved(directory, spec, mode=None, **kwargs):
     """Rebuild a module from save_inference_model() output, with its saved model files."""
     paths = {k: directory / v for k, v in spec["models"].items()}
     if "detector" in spec:
         det = spec["detector"]
         kwargs.setdefault("detector", Module(name=det["module"], **det.get("thresholds", {}), **det.get("options", {}),
                                              model_paths={k: directory / v for k, v in det["models"].items()}))
-    return Module(name=spec["module"], model_paths=paths, **{**spec.get("options", {}), **kwargs})
+    return Module(name=spec["module"], mode=mode or spec.get("mode"), model_paths=paths,
+                  **{**spec.get("options", {}), **kwargs})

@@ -21,6 +21,7 @@ from pathlib import Path
 from hub_core import images, store
 from hub_core.args import Parser, port_number, positive_int
 from hub_core.module import available
+from hub_core.modes import MODE_HELP, MODES, recipes
 
 DEFAULTS = {"port": 8866, "workers": 1, "use_gpu": False, "host": "127.0.0.1", "max_body_mb": 20.0,
             "timeout": 120, "max_images": 64, "max_request_pixels": 50_000_000, "queue": 16,
@@ -74,6 +75,7 @@ def build_parser():
     p.add_argument("--allowed_hosts", default=None,
                    help="comma-separated Host names accepted (default: the loopback names when bound to loopback)")
     p.add_argument("--access_log", action="store_true", help="log every request to stderr")
+    p.add_argument("--mode", choices=MODES, default=None, help=MODE_HELP)
     p = sub.add_parser("stop", help="stop the server started on a port")
     p.add_argument("-p", "--port", type=port_number, default=DEFAULTS["port"])
     p.add_argument("--wait", type=float, default=60.0, help="seconds to wait for a graceful stop")
@@ -103,6 +105,10 @@ def resolve_settings(args):
     unknown = [m for m in modules_info if m not in known]
     if unknown:
         raise ValueError(f"unknown module(s) {', '.join(unknown)}; available: {', '.join(known) or 'none'}")
+    if getattr(args, "mode", None):  # modules with modes; a module's own init_args mode in the config wins
+        for name, info in modules_info.items():
+            if recipes(known[name]):
+                info.setdefault("init_args", {}).setdefault("mode", args.mode)
     for key in ("workers", "max_images", "max_request_pixels", "queue", "max_connections"):
         if int(settings[key]) < 1:
             raise ValueError(f"--{key} must be at least 1")

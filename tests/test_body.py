@@ -176,7 +176,8 @@ def test_image_without_people_gives_an_empty_entry(pose):
 
 
 def test_save_inference_model_round_trip(tmp_path, samples):
-    pose = hub.Module(name="human_pose_estimation", decode="offset", flip_test=True)
+    pose = hub.Module(name="human_pose_estimation", decode="offset", flip_test=True,
+                      person_detector_module=hub.Module(name="yolox_nano_coco", classes=["person"]))
     paths = [p for p, _ in samples[:2]]
     before = pose.keypoint_detection(paths=paths)
     pose.save_inference_model(str(tmp_path / "saved"))

@@ -47,9 +47,11 @@ def assert_same_figures(report, expected, keys):
 
 
 def test_face_afw_reproduces_face_accuracy(tmp_path, capsys):
-    """Full 300-W AFW with detector boxes: benchmarks/face_accuracy.py's detection rate, NME, failure rate, AUC."""
+    """Full 300-W AFW with detector boxes: benchmarks/face_accuracy.py's detection rate, NME, failure rate, AUC
+    (its default pipeline: RFB-640 boxes, one pass, no flip)."""
     expected = committed("face_accuracy")
-    report = hub_eval(tmp_path, "face_landmark_localization", "--ann", AFW_ANN)
+    report = hub_eval(tmp_path, "face_landmark_localization", "--ann", AFW_ANN, "--option", "flip=false",
+                      "--option", "face_detector_module=ultra_light_fast_generic_face_detector_1mb_640")
     assert report["task"] == "face" and report["instances"] == expected["annotated_faces"] == 337
     assert report["matched"] == expected["detected_faces"]
     assert_same_figures(report, expected, ("detection_rate", "mean_nme_percent", "median_nme_percent",
@@ -75,7 +77,8 @@ def test_body_reproduces_body_accuracy(boxes, tmp_path):
     expected = committed("body_accuracy")[f"dark_{boxes}_boxes"]
     report = hub_eval(tmp_path, "human_pose_estimation", "--ann",
                       BODY / "annotations" / "person_keypoints_train2017.json", "--images", BODY / "train2017",
-                      "--boxes", boxes)
+                      "--boxes", boxes, "--option", "oks_nms_threshold=null",  # the script's pipeline, not a mode's
+                      "--option", 'person_detector_module={"name": "yolox_nano_coco", "classes": ["person"]}')
     assert report["task"] == "body" and report["instances"] == 86
     assert_same_figures(report["oks"], expected, ("AP", "AP50", "AP75"))
     if boxes == "detector":

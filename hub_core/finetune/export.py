@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from .. import store
+from ..modes import TOP_DOWN_MODES
 from .runtime import ANIMAL_CLASSES
 
 MODULE_TEMPLATE = '''"""{summary}"""
@@ -53,7 +54,7 @@ def write_module(folder, name, meta, onnx_path, detector, padding, card, license
         default_detector["classes"] = ANIMAL_CLASSES
     metadata = {"name": name, "version": "1.0.0", "type": "keypoint_detection", "summary": summary,
                 "license": license_text, "author": "hub finetune", "default_detector": default_detector,
-                "aliases": [], "model_files": {"keypoint": spec}}
+                "aliases": [], "model_files": {"keypoint": spec}, "default_mode": "balanced", "modes": TOP_DOWN_MODES}
     (folder / "module.json").write_text(json.dumps(metadata, indent=2, ensure_ascii=False) + "\n")
     (folder / "keypoints.json").write_text(json.dumps(meta, indent=1) + "\n")
     (folder / "README.md").write_text(card)

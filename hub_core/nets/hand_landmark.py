@@ -74,7 +74,7 @@ class HandLandmark:
     SPEC = {"input": "rotated square hand ROI warped to 224x224 (zero border), RGB, x/255, NHWC float32",
             "output": "Identity (1,63): 21 x (x,y,z) in 224-px crop coords; Identity_1: hand presence (0..1); "
                       "Identity_2: handedness, probability of a right hand in an unmirrored image; "
-                      "Identity_3: world landmarks (unused)",
+                      "Identity_3: world landmarks (21 x 3 metres, origin at the hand's centre, crop axes)",
             "decoding": "reshape (21,3), take x,y, map through the inverse ROI affine to image pixels"}
 
     crop_size = (SIZE, SIZE)
@@ -89,12 +89,18 @@ class HandLandmark:
 
     def __call__(self, crops, transforms):
         """crops (N,224,224,3) BGR uint8 + their image->crop affines -> Keypoints: points (N,21,2) image px,
-        no scores, extras depth (N,21) crop px, presence (N,), right (N,) probability of a right hand."""
+        no scores, extras depth (N,21) crop px, presence (N,), right (N,) probability of a right hand,
+        world (N,21,3) world landmarks, metres in the crop's axes."""
         if len(crops) == 0:
             return Keypoints(np.zeros((0, 21, 2), np.float32), None,
-                             {"depth": np.zeros((0, 21), np.float32), "presence": np.zeros(0), "right": np.zeros(0)})
+                             {"depth": np.zeros((0, 21), np.float32), "presence": np.zeros(0), "right": np.zeros(0),
+                              "world": np.zeros((0, 21, 3), np.float32)})
         x = (crops[..., ::-1] if self.rgb else crops).astype(np.float32) * self.scale
-        landmarks, presence, handedness = self.model(x)[:3]
+        outputs = self.model(x)
+        landmarks, presence, handedness = outputs[:3]
         landmarks = landmarks.reshape(len(crops), 21, 3)
+        world = (outputs[3].reshape(-1, 21, 3) if len(outputs) > 3
+                 else np.full((len(crops), 21, 3), np.nan, np.float32))
         return Keypoints(back_to_image(landmarks[..., :2], transforms), None,
-                         {"depth": landmarks[..., 2], "presence": presence.reshape(-1), "right": handedness.reshape(-1)})
+                         {"depth": landmarks[..., 2], "presence": presence.reshape(-1), "right": handedness.reshape(-1),
+                          "world": world})

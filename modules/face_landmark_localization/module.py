@@ -3,8 +3,11 @@
 API-compatible with PaddleHub's face_landmark_localization, and adds box, box score and
 image size per entry, an empty entry for an image without faces, and a choice of model.
 """
-from hub_core.keypoint import KeypointModule
+import numpy as np
+
+from hub_core.keypoint import KeypointModule, crop_instances, image_ranges
 from hub_core.nets.landmark_regressor import LandmarkRegressor
+from hub_core.refine import flip_index, landmark_transforms, predict_with_flip
 
 # How each landmark network was trained (MANIFEST.json): colour order and the square crop
 # around a detector box (side = max(w, h) * scale, same centre).
@@ -13,18 +16,33 @@ LANDMARK_MODELS = {
     "pfld_68": {"colour": "RGB", "crop": {"scale": 1.1, "side": "max"}},
 }
 
+# The second pass's crop around the first pass's landmark box, fitted on 300-W AFW only
+# (benchmarks/fit_face_refinement.py): side = max(w, h) x scale, centre shifted by shift x side.
+REFINE_CROP = {"scale": 1.15, "shift": (0.02, -0.025)}
+
 
 class FaceLandmarkLocalization(KeypointModule):
     default_output_dir = "face_landmark_output"
     export_folder = "face_landmark"
     call_options = {}
 
-    def __init__(self, face_detector_module=None, landmark_model="mobilefacenet_68", detector=None, **kwargs):
+    def __init__(self, face_detector_module=None, landmark_model="mobilefacenet_68", flip=False, refine_passes=0,
+                 refine_scale=REFINE_CROP["scale"], refine_shift=REFINE_CROP["shift"], detector=None, **kwargs):
+        """flip: average each pass with the mirrored crop. refine_passes: further passes, each on a square crop
+        rebuilt from the previous pass's landmarks (side = max(w, h) of their box x refine_scale, centre shifted
+        by refine_shift x side)."""
         if landmark_model not in LANDMARK_MODELS:
             raise ValueError(f"landmark_model must be one of {sorted(LANDMARK_MODELS)}, got {landmark_model!r}")
+        if int(refine_passes) < 0:
+            raise ValueError(f"refine_passes must be 0 or more, got {refine_passes!r}")
         super().__init__(detector=face_detector_module or detector, **kwargs)
         self.landmark_model = landmark_model
-        self.options["landmark_model"] = landmark_model
+        self.flip = bool(flip)
+        self.refine_passes = int(refine_passes)
+        self.refine_scale = float(refine_scale)
+        self.refine_shift = tuple(float(v) for v in refine_shift)
+        self.options.update({"landmark_model": landmark_model, "flip": self.flip, "refine_passes": self.refine_passes,
+                             "refine_scale": self.refine_scale, "refine_shift": list(self.refine_shift)})
 
     def set_face_detector_module(self, module):
         self.set_detector(module)
@@ -49,3 +67,23 @@ class FaceLandmarkLocalization(KeypointModule):
                          f"resized to 112x112, {spec['colour']}, x/255, NCHW float32",
                 "output": "136 values = 68 x (x, y) normalised to the crop (0..1)",
                 "decoding": "reshape (68, 2), multiply by 112, map back through the inverse crop affine"}
+
+    def estimate(self, images, detections, use_gpu=False, **options):
+        net = self.net(use_gpu)
+        transforms = [net.transforms(det.boxes) for det in detections]
+        rows = image_ranges(transforms)
+        points = self.landmarks(net, images, transforms)
+        for _ in range(self.refine_passes):
+            transforms = [landmark_transforms(points[r], net.size, self.refine_scale, self.refine_shift) for r in rows]
+            points = self.landmarks(net, images, transforms)
+        return [[{"keypoints": points[i], "keypoint_scores": None} for i in r] for r in rows]
+
+    def landmarks(self, net, images, transforms):
+        """(N, 68, 2) image points of every face of the chunk in one batch (with their mirror images when flip)."""
+        crops = crop_instances(images, transforms, (net.size, net.size))
+        flat = np.concatenate(transforms) if len(crops) else np.zeros((0, 2, 3), np.float32)
+        predict = lambda c, t: net(c, t).points  # noqa: E731
+        if self.flip:
+            return predict_with_flip(predict, crops, flat,
+                                     flip_index(self.meta["flip_pairs"], len(self.meta["keypoints"])))
+        return predict(crops, flat)

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from hub_core.hand3d import depths_in_image_pixels, world_in_image_frame
 from hub_core.keypoint import KeypointModule, crop_instances, image_ranges
 from hub_core.nets.hand_landmark import HandLandmark, box_rois, landmark_rois, palm_rois, roi_corners
 
@@ -20,10 +21,12 @@ class HandPoseLocalization(KeypointModule):
     call_options = {}
 
     def __init__(self, hand_detector_module=None, model="full", max_hands=2, min_presence=0.5, box_scale=1.5,
-                 detector=None, **kwargs):
+                 refine_passes=0, detector=None, **kwargs):
         """model: 'full' or 'lite' landmark network. max_hands: most hands kept per image (highest detector
         score first; None keeps all). min_presence: hands whose landmark presence score is lower are dropped.
-        box_scale: side of the upright square ROI around a plain (palm-less) box, in units of max(w, h)."""
+        box_scale: side of the upright square ROI around a plain (palm-less) box, in units of max(w, h).
+        refine_passes: further passes of palm-detected hands on the ROI their landmarks define (plain boxes
+        always get one)."""
         if model not in ("full", "lite"):
             raise ValueError(f"model must be 'full' or 'lite', got {model!r}")
         super().__init__(detector=hand_detector_module or detector, **kwargs)
@@ -31,7 +34,9 @@ class HandPoseLocalization(KeypointModule):
         self.max_hands = max_hands
         self.min_presence = min_presence
         self.box_scale = box_scale
-        self.options = {"model": model, "max_hands": max_hands, "min_presence": min_presence, "box_scale": box_scale}
+        self.refine_passes = int(refine_passes)
+        self.options = {"model": model, "max_hands": max_hands, "min_presence": min_presence, "box_scale": box_scale,
+                        "refine_passes": self.refine_passes}
 
     def set_hand_detector_module(self, module):
         self.set_detector(module)
@@ -43,7 +48,9 @@ class HandPoseLocalization(KeypointModule):
                            output_dir="hand_pose_output", visualization=False, **kwargs):
         """Entries as KeypointModule's; each instance adds 'presence', 'handedness' ('left'/'right',
         the person's own hand in an unmirrored image), 'handedness_score', 'detector_box' and 'roi'
-        (4 image corners of the landmark crop). 'box' bounds the 21 keypoints."""
+        (4 image corners of the landmark crop), 'world_keypoints' (21 x [x, y, z] in metres, origin at the
+        hand's centre, x/y along the image's axes; MediaPipe's world landmarks) and 'keypoint_depths' (21 depths
+        relative to the wrist in image pixels, smaller is nearer the camera). 'box' bounds the 21 keypoints."""
         return super().keypoint_detection(images, paths, batch_size, use_gpu, output_dir, visualization, **kwargs)
 
     predict = keypoint_detection
@@ -71,13 +78,17 @@ class HandPoseLocalization(KeypointModule):
         rois = [box_rois(d.boxes, self.box_scale) if d.keypoints is None
                 else palm_rois(d.boxes, d.keypoints.reshape(len(d), 14)) for d in detections]
         found = self.landmarks(net, images, rois)
-        plain = [i for i, d in enumerate(detections) if d.keypoints is None and len(d)]
-        if plain:  # refine plain-box hands on the rotated ROI their first-pass landmarks define
+        again = [i for i, d in enumerate(detections) if (d.keypoints is None or self.refine_passes) and len(d)]
+        # plain-box hands (and every hand when refine_passes) again on the rotated ROI their landmarks define
+        for _ in range(max(self.refine_passes, 1 if again else 0)):
             rows = image_ranges(rois)
-            for i in plain:
+            for i in again:
                 rois[i] = landmark_rois(found.points[rows[i].start:rows[i].stop])
             found = self.landmarks(net, images, rois)
         presence, right = found.extras["presence"], found.extras["right"]
+        flat_rois = np.concatenate(rois) if len(found.points) else np.zeros((0, 4), np.float32)
+        world = world_in_image_frame(found.extras["world"], flat_rois).astype(np.float64).round(4)
+        depth = depths_in_image_pixels(found.extras["depth"], flat_rois).astype(np.float64).round(2)
         out = []
         for image_rois, rows in zip(rois, image_ranges(rois)):
             hands = []
@@ -86,13 +97,15 @@ class HandPoseLocalization(KeypointModule):
                 hands.append({"keypoints": found.points[k], "keypoint_scores": None, "presence": float(presence[k]),
                               "handedness": "right" if is_right else "left",
                               "handedness_score": float(right[k] if is_right else 1 - right[k]),
+                              "world_keypoints": world[k].tolist(), "keypoint_depths": depth[k].tolist(),
                               "roi": roi_corners(roi).round(2).tolist()})
             out.append(hands)
         return out
 
     @staticmethod
     def landmarks(net, images, rois):
-        """All hands of all images in one batch: Keypoints with extras presence (H,), right-hand prob (H,)."""
+        """All hands of all images in one batch: Keypoints with extras depth (H,21) crop px, presence (H,),
+        right-hand prob (H,), world (H,21,3) world landmarks in crop axes."""
         transforms = [net.transforms(image_rois) for image_rois in rois]
         return net(crop_instances(images, transforms, net.crop_size), np.concatenate(transforms))
 
