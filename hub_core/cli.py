@@ -118,7 +118,7 @@ def cmd_run(args):
     args.input_path = args.input_path or args.input
     if not args.module or not args.input_path:
         return _fail("run needs a MODULE (or an alias, see --show_alias) and an input (or --input_path)")
-    module = Module(name=args.module)
+    module = Module(name=args.module, backend=args.backend)
     if not is_keypoint_module(module):
         return _run_plain(args, module)
     return _run_keypoints(args, module, sources(args.input_path))
@@ -235,6 +235,8 @@ def build_parser():
     p.add_argument("--show_alias", action="store_true", help="list the aliases and exit")
     p.add_argument("--batch_size", type=positive_int, default=1)
     p.add_argument("--use_gpu", action="store_true")
+    p.add_argument("--backend", choices=["onnxruntime", "paddle"], default="onnxruntime",
+                   help="runtime of the module's networks (paddle: Paddle Inference, pip install -e \".[paddle]\")")
     p.add_argument("--visualization", action="store_true",
                    help="write annotated images / MP4 to --output_dir (default: the module's output folder)")
     p.add_argument("--save_predictions", action="store_true", help="write --output_dir/predictions/")

@@ -14,8 +14,8 @@ class DetectorModule(ModuleBase):
     labels = ["object"]
     thresholds = {}  # default keyword thresholds of detect()
 
-    def __init__(self, model_paths=None, threads=None, **thresholds):
-        super().__init__(model_paths)
+    def __init__(self, model_paths=None, threads=None, backend="onnxruntime", **thresholds):
+        super().__init__(model_paths, backend)
         self.threads = threads
         unknown = set(thresholds) - set(self.thresholds)
         if unknown:
@@ -27,7 +27,7 @@ class DetectorModule(ModuleBase):
 
     def model_files_for_export(self):
         """{key: path} of the model files save_inference_model should copy."""
-        return {key: self.model_path(key) for key in self.model_files}
+        return {key: self.source_path(key) for key in self.model_files}
 
     def export_spec(self):
         """JSON-able description of pre/post-processing, written beside an exported model."""

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import batching, draw
+from . import batching, draw, paddle_convert
 from .detector import DetectorModule
 from .geometry import warp_crops
 from .module import Module, ModuleBase
+from .paddle_convert import is_paddle_model
 
 RESULT_SCHEMA_VERSION = "1.0"
 
@@ -19,8 +20,8 @@ class KeypointModule(ModuleBase):
     default_output_dir = "keypoint_output"
     export_folder = "keypoint"    # save_inference_model sub-folder of the keypoint model
 
-    def __init__(self, detector=None, model_paths=None, threads=None):
-        super().__init__(model_paths)
+    def __init__(self, detector=None, model_paths=None, threads=None, backend="onnxruntime"):
+        super().__init__(model_paths, backend)
         self.meta = json.loads((self.directory / "keypoints.json").read_text())
         self.threads = threads
         self.options = {}         # constructor options that save_inference_model records
@@ -32,12 +33,13 @@ class KeypointModule(ModuleBase):
     @property
     def detector(self):
         if self._detector is None:
-            self._detector = Module(**self.default_detector, threads=self.threads)  # {"name", options}
+            # default_detector: {"name", options}
+            self._detector = Module(**self.default_detector, threads=self.threads, backend=self.backend)
         return self._detector
 
     def set_detector(self, module):
         if isinstance(module, str):
-            module = Module(name=module, threads=self.threads)
+            module = Module(name=module, threads=self.threads, backend=self.backend)
         if not callable(getattr(module, "detect", None)):
             raise TypeError(f"{type(module).__name__} is not a detector: it has no detect(images) method")
         self._detector = module
@@ -112,30 +114,51 @@ class KeypointModule(ModuleBase):
                 "image_size": {"width": int(image.shape[1]), "height": int(image.shape[0])}}
 
     # --- export ---------------------------------------------------------------------
-    def save_inference_model(self, dirname, model_filename=None, params_filename=None, combined=False):
-        """Write a deployable copy: <export_folder>/ and detector/, each ONNX + a JSON of its
-        pre/post-processing, and inference.json so hub.Module(directory=dirname) reloads it.
-        ONNX files hold their weights, so params_filename and combined are accepted and unused."""
+    def save_inference_model(self, dirname, model_filename=None, params_filename=None, combined=False,
+                             format="onnx"):
+        """Write a deployable copy that hub.Module(directory=dirname) reloads, with inference.json.
+
+        format="onnx": <export_folder>/ and detector/, each ONNX + a JSON of its pre/post-processing (ONNX
+        files hold their weights, so params_filename and combined are accepted and unused).
+        format="paddle": Paddle inference models named as PaddleHub names them, <name>_<role>.pdmodel /
+        .pdiparams with <name> the folder's name and role 'landmark' / 'pose' and 'detector', each beside a
+        <name>_<role>.processing.json; reloaded with backend="paddle"."""
+        if format not in ("onnx", "paddle"):
+            raise ValueError(f'format must be "onnx" or "paddle", got {format!r}')
         dirname = Path(dirname)
-        keys = self.active_models()
-        models = {}
-        for key in keys:
-            fname = model_filename if (model_filename and len(keys) == 1) else f"{key}.onnx"
-            models[key] = _copy(self.model_path(key), dirname / self.export_folder / fname)
-        _write_json(dirname / self.export_folder / "model.json",
-                    {"module": self.name, "version": self.version, "models": {k: Path(v).name for k, v in models.items()},
-                     "keypoints": self.meta, **self.export_spec()})
-        spec = {"module": self.name, "version": self.version, "options": self.options,
-                "models": {k: str(Path(v).relative_to(dirname)) for k, v in models.items()}}
-        det = self.detector
-        if isinstance(det, DetectorModule):
-            det_models = {k: _copy(p, dirname / "detector" / f"{k}.onnx") for k, p in det.model_files_for_export().items()}
-            _write_json(dirname / "detector" / "model.json", {**det.export_spec(), "version": det.version,
-                        "models": {k: Path(v).name for k, v in det_models.items()}})
-            spec["detector"] = {"module": det.name, "thresholds": det.thresholds,
-                                "models": {k: str(Path(v).relative_to(dirname)) for k, v in det_models.items()}}
+        det = self.detector if isinstance(self.detector, DetectorModule) else None
+        parts = {"keypoint": (self, {k: self.source_path(k) for k in self.active_models()})}
+        if det is not None:
+            parts["detector"] = (det, det.model_files_for_export())
+        saved = {}
+        for part, (_, sources) in parts.items():
+            if format == "paddle":
+                prefix = f"{dirname.name}_{self.paddle_role(part)}"
+                saved[part] = _save_paddle(sources, dirname, prefix)
+                description_path = dirname / f"{prefix}.processing.json"
+            else:
+                folder = dirname / (self.export_folder if part == "keypoint" else "detector")
+                single = model_filename if model_filename and len(sources) == 1 and part == "keypoint" else None
+                saved[part] = {k: _copy(p, folder / (single or f"{k}.onnx")) for k, p in sources.items()}
+                description_path = folder / "model.json"
+            description = ({"module": self.name, "version": self.version, "keypoints": self.meta, **self.export_spec()}
+                           if part == "keypoint" else {**det.export_spec(), "version": det.version})
+            description["models"] = {k: Path(v).name for k, v in saved[part].items()}
+            _write_json(description_path, description)
+        relative = {part: {k: str(Path(v).relative_to(dirname)) for k, v in models.items()}
+                    for part, models in saved.items()}
+        spec = {"module": self.name, "version": self.version, "format": format, "options": self.options,
+                "models": relative["keypoint"]}
+        if det is not None:
+            spec["detector"] = {"module": det.name, "thresholds": det.thresholds, "models": relative["detector"]}
         _write_json(dirname / "inference.json", spec)
         return str(dirname)
+
+    def paddle_role(self, part):
+        """File-name role of a part in a Paddle export: PaddleHub's 'landmark' for faces and hands, else 'pose'."""
+        if part == "detector":
+            return "detector"
+        return "landmark" if self.export_folder.endswith("landmark") else "pose"
 
 
 def crop_instances(images, transforms, size):
@@ -157,6 +180,17 @@ def user_boxes(boxes, name):
         raise ValueError(f"{name}: boxes must be a list of [x1, y1, x2, y2] or [x1, y1, x2, y2, score]")
     score = arr[:, 4:5] if arr.shape[1] == 5 else np.ones((len(arr), 1), np.float32)
     return np.concatenate([arr[:, :4], score, np.zeros((len(arr), 1), np.float32)], 1)
+
+
+def _save_paddle(sources, dirname, prefix):
+    """{key: .pdmodel path} of every source, converted (once, through the cache) and copied to dirname/prefix[_key]."""
+    saved = {}
+    for key, src in sources.items():
+        program = Path(src) if is_paddle_model(src) else paddle_convert.cached(src)
+        target = dirname / (prefix if len(sources) == 1 else f"{prefix}_{key}")
+        _copy(program.with_suffix(".pdiparams"), target.with_suffix(".pdiparams"))
+        saved[key] = _copy(program, target.with_suffix(".pdmodel"))
+    return saved
 
 
 def _copy(src, dst):

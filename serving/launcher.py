@@ -18,7 +18,7 @@ from hub_core.args import Parser, port_number, positive_int
 from hub_core.module import available
 
 DEFAULTS = {"port": 8866, "workers": 1, "use_gpu": False, "host": "127.0.0.1", "max_body_mb": 20.0,
-            "timeout": 120}
+            "timeout": 120, "backend": "onnxruntime"}
 
 
 def pid_file(port):
@@ -48,6 +48,8 @@ def build_parser():
     p.add_argument("-p", "--port", type=port_number, default=None, help=f"default {DEFAULTS['port']}")
     p.add_argument("--workers", type=positive_int, default=None, help="worker processes, each with its own models (default 1)")
     p.add_argument("--use_gpu", action="store_true", default=None)
+    p.add_argument("--backend", choices=["onnxruntime", "paddle"], default=None,
+                   help="runtime of every served module (default onnxruntime; paddle: Paddle Inference)")
     p.add_argument("--config", default=None, help="PaddleHub-style JSON config")
     p.add_argument("--host", default=None, help="bind address (default 127.0.0.1, loopback only)")
     p.add_argument("--max_body_mb", type=float, default=None, help="request body limit in MB (default 20)")
@@ -84,6 +86,8 @@ def resolve_settings(args):
         raise ValueError(f"unknown module(s) {', '.join(unknown)}; available: {', '.join(known) or 'none'}")
     if int(settings["workers"]) < 1:
         raise ValueError("--workers must be at least 1")
+    for info in modules_info.values():  # a module's own init_args may still choose its backend
+        info["init_args"] = {"backend": settings["backend"], **(info.get("init_args") or {})}
     return settings, modules_info
 
 
@@ -93,7 +97,7 @@ def start(args):
     except ValueError as e:
         return _fail(str(e))
     host, port, workers = settings["host"], int(settings["port"]), int(settings["workers"])
-    if settings["use_gpu"]:
+    if settings["use_gpu"] and settings["backend"] == "onnxruntime":
         from hub_core.engine import providers_for
         try:
             providers_for(True)
