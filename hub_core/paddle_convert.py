@@ -122,7 +122,7 @@ def channel_pad_as_conv(model):
         pads = numpy_helper.to_array(weights[node.input[1]]) if (
             node.op_type == "Pad" and len(node.input) == 2 and node.input[1] in weights) else None
         mode = next((a.s for a in node.attribute if a.name == "mode"), b"constant")
-        c = channels.get(node.input[0], 0)
+        c = channels.get(node.input[0], 0) if pads is not None else 0
         if pads is None or len(pads) != 8 or mode != b"constant" or not c or np.delete(pads, [1, 5]).any():
             nodes.append(node)
             continue
