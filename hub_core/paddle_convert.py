@@ -24,6 +24,7 @@ from .graph import decompose_prelu, drop_weight_inputs, with_dynamic_batch
 
 CONVERTER_REQUIREMENTS = ["x2paddle==1.6.0", "onnx==1.14.1", "paddlepaddle==2.6.2", "numpy<2", "six", "requests"]
 PADDLE_SUFFIXES = (".pdmodel", ".json")  # a Paddle program file (legacy, PIR)
+RECIPE = 1  # bumped when the conversion (rewrites, converter) changes, so cached conversions are redone
 
 
 # x2paddle's command line, with one fix: x2paddle 1.6.0 compares layer attributes with == to drop the defaults,
@@ -257,7 +258,7 @@ def verify(onnx_path, program):
 def cached(onnx_path):
     """Paddle model of an ONNX file, converted once into $HUB_HOME/paddle/ (keyed by the file's sha256)."""
     onnx_path = Path(onnx_path)
-    folder = store.hub_home() / "paddle" / f"{onnx_path.stem}-{store.sha256_of(onnx_path)[:16]}"
+    folder = store.hub_home() / "paddle" / f"{onnx_path.stem}-{store.sha256_of(onnx_path)[:16]}-r{RECIPE}"
     program = folder / "model.pdmodel"
     if not program.is_file():
         folder.parent.mkdir(parents=True, exist_ok=True)

@@ -36,7 +36,9 @@ def assert_same_keypoints(paddle_entries, onnx_entries, tolerance_px=0.5):
 
 
 @pytest.mark.parametrize("name", list(IMAGES))
-def test_paddle_export_reloads_with_onnx_runtime_keypoints(name, tmp_path):
+def test_paddle_export_reloads_with_onnx_runtime_keypoints(name, tmp_path, monkeypatch):
+    if name == "human_pose_estimation":  # oneDNN's set-up of YOLOX / PP-TinyPose takes minutes: plain kernels
+        monkeypatch.setenv("HUB_PADDLE_ONEDNN", "0")
     paths = [str(p) for p in IMAGES[name]]
     module = hub.Module(name=name)
     expected = module.keypoint_detection(paths=paths)
@@ -83,3 +85,12 @@ def test_unconvertible_graph_names_itself(tmp_path):
     onnx.save(model, str(tmp_path / "strange_net.onnx"))
     with pytest.raises(paddle_convert.ConversionError, match="strange_net.onnx: x2paddle 1.6.0 could not convert"):
         paddle_convert.convert(tmp_path / "strange_net.onnx", tmp_path / "out" / "strange")
+
+
+def test_paddle_use_gpu_without_cuda_is_a_clear_error():
+    import paddle
+    if paddle.is_compiled_with_cuda():
+        pytest.skip("this Paddle has CUDA")
+    face = hub.Module(name="face_landmark_localization", backend="paddle")
+    with pytest.raises(RuntimeError, match="paddlepaddle-gpu"):
+        face.keypoint_detection(paths=[str(IMAGES["face_landmark_localization"][1])], use_gpu=True)
