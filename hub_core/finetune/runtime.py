@@ -29,10 +29,11 @@ class FinetunedKeypointModule(KeypointModule):
     export_folder = "keypoint"
     crop_padding = 1.0  # box scale about its centre before the crop (1.0: the detector box as is)
 
-    def __init__(self, detector=None, decode="dark", flip_test=False, model_paths=None, threads=None):
+    def __init__(self, detector=None, decode="dark", flip_test=False, model_paths=None, threads=None,
+                 backend="onnxruntime"):
         if decode not in DECODES:
             raise ValueError(f"decode must be one of {DECODES}, got {decode!r}")
-        super().__init__(detector=detector, model_paths=model_paths, threads=threads)
+        super().__init__(detector=detector, model_paths=model_paths, threads=threads, backend=backend)
         self.decode = decode
         self.flip_test = bool(flip_test)
         self.options = {"decode": decode, "flip_test": self.flip_test}
