@@ -41,12 +41,12 @@ class FinetunedKeypointModule(KeypointModule):
     def set_detector(self, module):
         super().set_detector(detector_module(module, self.threads) if isinstance(module, str) else module)
 
-    def model_path(self, key):
+    def source_path(self, key):
         if key not in self._model_paths and key in self.model_files:
             shipped = self.directory / "models" / self.model_files[key]["file"]
             if shipped.is_file() and store.sha256_of(shipped) == self.model_files[key]["sha256"]:
                 return shipped
-        return super().model_path(key)
+        return super().source_path(key)
 
     def build_net(self, use_gpu):
         net = TopDownPose(self.model_path("keypoint"), self.meta.get("flip_pairs", []), use_gpu, self.threads,
