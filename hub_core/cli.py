@@ -123,7 +123,7 @@ def cmd_run(args):
     if args.output_format == "parquet" or args.resume or args.address:
         return _fail("--output_format parquet, --resume and --address go with --engine ray")
     args.batch_size = args.batch_size or 1
-    module = Module(name=args.module)
+    module = Module(name=args.module, backend=args.backend)
     if not is_keypoint_module(module):
         return _run_plain(args, module)
     return _run_keypoints(args, module, sources(args.input_path))
@@ -259,6 +259,8 @@ def build_parser():
     p.add_argument("--show_alias", action="store_true", help="list the aliases and exit")
     p.add_argument("--batch_size", type=positive_int, default=None, help="images per model call (default 1)")
     p.add_argument("--use_gpu", action="store_true")
+    p.add_argument("--backend", choices=["onnxruntime", "paddle"], default="onnxruntime",
+                   help="runtime of the module's networks (paddle: Paddle Inference, pip install -e \".[paddle]\")")
     p.add_argument("--visualization", action="store_true",
                    help="write annotated images / MP4 to --output_dir (default: the module's output folder)")
     p.add_argument("--save_predictions", action="store_true", help="write --output_dir/predictions/")
