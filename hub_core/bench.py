@@ -239,12 +239,13 @@ def format_table(report):
     return "\n".join(lines)
 
 
-def run(name, images=None, max_images=20, batch_size=1, threads=None, repeat=3, use_gpu=False, mode=None):
+def run(name, images=None, max_images=20, batch_size=1, threads=None, repeat=3, use_gpu=False, mode=None,
+        backend="onnxruntime"):
     """benchmark() of keypoint module `name` on an image folder (default: a small shared/data set for
     its task), with the machine it ran on."""
     from .evaluate import choose_task
     from .module import Module
-    module = Module(name=name, mode=mode, **({"threads": threads} if threads else {}))
+    module = Module(name=name, mode=mode, backend=backend, **({"threads": threads} if threads else {}))
     if not hasattr(module, "estimate"):
         raise ValueError(f"{name} is not a keypoint module")
     if images:
@@ -254,6 +255,7 @@ def run(name, images=None, max_images=20, batch_size=1, threads=None, repeat=3, 
     if not paths:
         raise ValueError(f"no images in {images or SHARED}")
     report = benchmark(module, paths, batch_size, repeat, use_gpu)
+    report["backend"] = backend
     report["machine"] = {"cpus": os.cpu_count(), "threads": threads or default_threads(),
                          "processor": platform.processor() or platform.machine()}
     return report
@@ -268,6 +270,8 @@ def main(argv=None):
     parser.add_argument("--batch_size", type=positive_int, default=1)
     parser.add_argument("--threads", type=int, default=None, help="intra-op threads per session")
     parser.add_argument("--use_gpu", action="store_true")
+    parser.add_argument("--backend", choices=["onnxruntime", "paddle"], default="onnxruntime",
+                        help="runtime of the module's networks (paddle: Paddle Inference)")
     parser.add_argument("--repeat", type=int, default=3, help="timed passes over the images")
     parser.add_argument("--mode", choices=MODES, default=None, help=MODE_HELP)
     parser.add_argument("--out", default=None, help="write the report JSON here")
@@ -275,7 +279,7 @@ def main(argv=None):
 
     try:
         report = run(args.module, args.images, args.max_images, args.batch_size, args.threads, args.repeat,
-                     args.use_gpu, args.mode)
+                     args.use_gpu, args.mode, args.backend)
     except Exception as e:  # noqa: BLE001 - one clear line for the user
         print(f"hub benchmark: {e}", file=sys.stderr)
         return 1

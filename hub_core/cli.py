@@ -125,7 +125,7 @@ def cmd_run(args):
     if args.output_format == "parquet" or args.resume or args.address:
         return _fail("--output_format parquet, --resume and --address go with --engine ray")
     args.batch_size = args.batch_size or 1
-    module = Module(name=args.module, **({"mode": args.mode} if args.mode else {}))
+    module = Module(name=args.module, backend=args.backend, **({"mode": args.mode} if args.mode else {}))
     if not is_keypoint_module(module):
         return _run_plain(args, module)
     return _run_keypoints(args, module, sources(args.input_path))
@@ -262,6 +262,8 @@ def build_parser():
     p.add_argument("--batch_size", type=positive_int, default=None, help="images per model call (default 1)")
     p.add_argument("--mode", choices=modes.MODES, default=None, help=modes.MODE_HELP)
     p.add_argument("--use_gpu", action="store_true")
+    p.add_argument("--backend", choices=["onnxruntime", "paddle"], default="onnxruntime",
+                   help="runtime of the module's networks (paddle: Paddle Inference, pip install -e \".[paddle]\")")
     p.add_argument("--visualization", action="store_true",
                    help="write annotated images / MP4 to --output_dir (default: the module's output folder)")
     p.add_argument("--save_predictions", action="store_true", help="write --output_dir/predictions/")

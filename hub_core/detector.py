@@ -66,8 +66,8 @@ class DetectorModule(ModuleBase):
     thresholds = {}  # default score / IoU thresholds of detect(), each a number in 0..1
     options = {}     # default other settings of detect() (described by option_schemas())
 
-    def __init__(self, model_paths=None, threads=None, **settings):
-        super().__init__(model_paths)
+    def __init__(self, model_paths=None, threads=None, backend="onnxruntime", **settings):
+        super().__init__(model_paths, backend)
         self.threads = threads
         known = {**self.thresholds, **self.options}
         unknown = set(settings) - set(known)
@@ -96,7 +96,7 @@ class DetectorModule(ModuleBase):
 
     def model_files_for_export(self):
         """{key: path} of the model files save_inference_model should copy."""
-        return {key: self.model_path(key) for key in self.model_files}
+        return {key: self.source_path(key) for key in self.model_files}
 
     def export_spec(self):
         """JSON-able description of pre/post-processing, written beside an exported model."""

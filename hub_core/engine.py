@@ -1,14 +1,18 @@
 """ONNX Runtime sessions with deliberate threading, batching and an explicit GPU choice, and the stage timer
-the pipeline reports its time to (read by `hub benchmark`)."""
+the pipeline reports its time to (read by `hub benchmark`); a Paddle inference model file runs on Paddle
+Inference behind the same session interface (paddle_engine.py)."""
 import os
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 
 from .graph import decompose_prelu, drop_weight_inputs, with_dynamic_batch
+from .paddle_convert import is_paddle_model
+from .paddle_engine import PaddleSession
 
 
 def default_threads():
@@ -20,6 +24,8 @@ def default_threads():
 
 
 def providers_for(use_gpu):
+    """ONNX Runtime execution providers with their options. GPU: CUDA (TensorRT first when
+    HUB_ORT_TENSORRT=1 and this build has it), CPU only for the few operators CUDA lacks."""
     if not use_gpu:
         return ["CPUExecutionProvider"]
     available = ort.get_available_providers()
@@ -27,7 +33,23 @@ def providers_for(use_gpu):
         raise RuntimeError("use_gpu=True but ONNX Runtime has no CUDA provider here "
                            f"(available: {', '.join(available)}); install onnxruntime-gpu "
                            "on a machine with CUDA, or run with use_gpu=False")
-    return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    if hasattr(ort, "preload_dlls"):  # onnxruntime-gpu >= 1.21: CUDA / cuDNN from NVIDIA's pip wheels when present
+        ort.preload_dlls()
+    cuda = {"device_id": int(os.environ.get("HUB_GPU_ID", "0")),
+            # pick convolution algorithms by heuristics: the exhaustive search re-runs for every new batch size
+            "cudnn_conv_algo_search": "HEURISTIC",
+            "arena_extend_strategy": "kSameAsRequested",
+            "do_copy_in_default_stream": True,
+            # TF32 maths (Ampere and later, 10-bit mantissa) is ONNX Runtime's default; HUB_CUDA_TF32=0 turns it off
+            "use_tf32": int(os.environ.get("HUB_CUDA_TF32", "1"))}
+    providers = [("CUDAExecutionProvider", cuda), "CPUExecutionProvider"]
+    if os.environ.get("HUB_ORT_TENSORRT") == "1" and "TensorrtExecutionProvider" in available:
+        from .store import hub_home
+        trt = {"device_id": cuda["device_id"], "trt_engine_cache_enable": True,
+               "trt_engine_cache_path": str(hub_home() / "tensorrt_cache"),
+               "trt_fp16_enable": os.environ.get("HUB_TRT_FP16") == "1"}
+        providers.insert(0, ("TensorrtExecutionProvider", trt))
+    return providers
 
 
 class StageTimer:
@@ -63,6 +85,8 @@ def static_dims(dims):
 # 9.1/8.3/8.1/8.2, PP-TinyPose 11.2/8.9/8.1/8.1). Batches are split into runs of at most this many values:
 # 2 frames for UltraLight-640, 4 for YOLOX, 14 crops for PP-TinyPose, 55 for MobileFaceNet.
 RUN_INPUT_BUDGET = 2_100_000
+# On a GPU larger runs keep it busy: up to 32 M values (128 MB of float32) per run, 32 frames of 640x480.
+GPU_RUN_INPUT_BUDGET = 32 * 1024 * 1024
 
 
 class OnnxModel:
@@ -75,7 +99,20 @@ class OnnxModel:
     """
 
     def __init__(self, path, use_gpu=False, threads=None):
-        self.path = str(path)
+        self.path, self.use_gpu = str(path), use_gpu
+        if is_paddle_model(path):  # a Paddle inference model (backend="paddle") runs on Paddle Inference
+            self.session = PaddleSession(path, use_gpu, threads or default_threads())
+        else:
+            self._load_onnx(use_gpu, threads)
+        inp = self.session.get_inputs()[0]
+        self.input_name = inp.name
+        self.input_shape = inp.shape
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        self.fixed_batch = inp.shape[0] if isinstance(inp.shape[0], int) else None
+        self.runs = []      # (rows, seconds) of each session run while stages.on
+        self.sample = None  # the first input row seen while stages.on (hub benchmark replays it)
+
+    def _load_onnx(self, use_gpu, threads):
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or default_threads()
         opts.inter_op_num_threads = 1
@@ -100,17 +137,14 @@ class OnnxModel:
             self._try_dynamic_batch(model)
         if self.session is None:
             self.session = self._session(model)
-        inp = self.session.get_inputs()[0]
-        self.input_name = inp.name
-        self.input_shape = inp.shape
-        self.output_names = [o.name for o in self.session.get_outputs()]
-        self.fixed_batch = inp.shape[0] if isinstance(inp.shape[0], int) else None
-        self.runs = []      # (rows, seconds) of each session run while stages.on
-        self.sample = None  # the first input row seen while stages.on (hub benchmark replays it)
 
     def _session(self, model):
-        return ort.InferenceSession(model.SerializeToString(), sess_options=self._opts,
-                                    providers=self._providers)
+        session = ort.InferenceSession(model.SerializeToString(), sess_options=self._opts, providers=self._providers)
+        if self.use_gpu and "CUDAExecutionProvider" not in session.get_providers():
+            # ONNX Runtime falls back to CPU (with a log line) when the CUDA libraries do not load
+            raise RuntimeError(f"use_gpu=True but ONNX Runtime could not start CUDA for {Path(self.path).name} "
+                               "(CUDA / cuDNN libraries missing or not matching onnxruntime-gpu)")
+        return session
 
     def _try_dynamic_batch(self, model):
         try:
@@ -130,7 +164,7 @@ class OnnxModel:
     def rows_per_run(self):
         """Most rows one session run takes: 1 for a fixed-batch graph, else what fits RUN_INPUT_BUDGET."""
         values = int(np.prod(static_dims(self.input_shape[1:])))
-        return self.fixed_batch or max(1, RUN_INPUT_BUDGET // values)
+        return self.fixed_batch or max(1, (GPU_RUN_INPUT_BUDGET if self.use_gpu else RUN_INPUT_BUDGET) // values)
 
     def __call__(self, batch):
         batch = np.ascontiguousarray(batch, dtype=np.float32)

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import batching, draw, images as imio, store
+from . import batching, draw, images as imio, paddle_convert, store
 from .detector import DetectorModule, Detections, detections_of
 from .engine import stages
 from .geometry import warp_crops
 from .module import Module, ModuleBase
 from .nets.heatmap import DECODES
 from .nets.topdown_pose import TopDownPose
+from .paddle_convert import is_paddle_model
 
 RESULT_SCHEMA_VERSION = "1.1"  # 1.1: hands add world_keypoints and keypoint_depths
 
@@ -26,8 +27,8 @@ class KeypointModule(ModuleBase):
     crop_padding = 1.25         # the generic network's box scale about its centre
     call_options = {"decode": "dark", "flip_test": False}  # keypoint_detection() options; constructor defaults
 
-    def __init__(self, detector=None, model_paths=None, threads=None, **options):
-        super().__init__(model_paths)
+    def __init__(self, detector=None, model_paths=None, threads=None, backend="onnxruntime", **options):
+        super().__init__(model_paths, backend)
         self.meta = json.loads((self.directory / "keypoints.json").read_text())
         self.threads = threads
         self.call_options = self.checked_options(options)
@@ -60,13 +61,15 @@ class KeypointModule(ModuleBase):
     def detector(self):
         if self._detector is None:
             spec = self.default_detector
-            self._detector = Module(**(spec if isinstance(spec, dict) else {"name": spec}), threads=self.threads)
+            self._detector = Module(**(spec if isinstance(spec, dict) else {"name": spec}), threads=self.threads,
+                                    backend=self.backend)
         return self._detector
 
     def set_detector(self, module):
         """A detector module, any object with the detector protocol, or a detector module's name."""
         if isinstance(module, str):
-            module = Module(name=module, threads=self.threads, **self.detector_settings.get(module, {}))
+            module = Module(name=module, threads=self.threads, backend=self.backend,
+                            **self.detector_settings.get(module, {}))
         if not callable(getattr(module, "detect", None)):
             raise TypeError(f"{type(module).__name__} is not a detector: it has no detect(images) method")
         self._detector = module
@@ -80,13 +83,13 @@ class KeypointModule(ModuleBase):
         """Keys of model_files this instance runs (what save_inference_model copies)."""
         return list(self.model_files)
 
-    def model_path(self, key):
+    def source_path(self, key):
         """A module's own models/ folder (where `hub finetune` writes them) first, then the store."""
         if key not in self._model_paths and key in self.model_files:
             shipped = self.directory / "models" / self.model_files[key]["file"]
             if shipped.is_file() and store.sha256_of(shipped) == self.model_files[key]["sha256"]:
                 return shipped
-        return super().model_path(key)
+        return super().source_path(key)
 
     def build_net(self, use_gpu):
         net = TopDownPose(self.model_path(self.active_models()[0]), self.meta.get("flip_pairs", []), use_gpu,
@@ -196,30 +199,53 @@ class KeypointModule(ModuleBase):
                 "image_size": {"width": int(image.shape[1]), "height": int(image.shape[0])}}
 
     # --- export ---------------------------------------------------------------------
-    def save_inference_model(self, dirname, model_filename=None, params_filename=None, combined=False):
-        """Write a deployable copy: <export_folder>/ and detector/, each ONNX + a JSON of its
-        pre/post-processing, and inference.json so hub.Module(directory=dirname) reloads it.
-        ONNX files hold their weights, so params_filename and combined are accepted and unused."""
+    def save_inference_model(self, dirname, model_filename=None, params_filename=None, combined=False,
+                             format="onnx"):
+        """Write a deployable copy that hub.Module(directory=dirname) reloads, with inference.json.
+
+        format="onnx": <export_folder>/ and detector/, each ONNX + a JSON of its pre/post-processing (ONNX
+        files hold their weights, so params_filename and combined are accepted and unused).
+        format="paddle": Paddle inference models named as PaddleHub names them, <name>_<role>.pdmodel /
+        .pdiparams with <name> the folder's name and role 'landmark' / 'pose' and 'detector', each beside a
+        <name>_<role>.processing.json; reloaded with backend="paddle"."""
+        if format not in ("onnx", "paddle"):
+            raise ValueError(f'format must be "onnx" or "paddle", got {format!r}')
         dirname = Path(dirname)
-        keys = self.active_models()
-        models = {}
-        for key in keys:
-            fname = model_filename if (model_filename and len(keys) == 1) else f"{key}.onnx"
-            models[key] = _copy(self.model_path(key), dirname / self.export_folder / fname)
-        _write_json(dirname / self.export_folder / "model.json",
-                    {"module": self.name, "version": self.version, "models": {k: Path(v).name for k, v in models.items()},
-                     "keypoints": self.meta, **self.export_spec()})
-        spec = {"module": self.name, "version": self.version, "mode": getattr(self, "mode", None), "options": self.options,
-                "models": {k: str(Path(v).relative_to(dirname)) for k, v in models.items()}}
-        det = self.detector
-        if isinstance(det, DetectorModule):
-            det_models = {k: _copy(p, dirname / "detector" / f"{k}.onnx") for k, p in det.model_files_for_export().items()}
-            _write_json(dirname / "detector" / "model.json", {**det.export_spec(), "version": det.version,
-                        "models": {k: Path(v).name for k, v in det_models.items()}})
+        det = self.detector if isinstance(self.detector, DetectorModule) else None
+        parts = {"keypoint": (self, {k: self.source_path(k) for k in self.active_models()})}
+        if det is not None:
+            parts["detector"] = (det, det.model_files_for_export())
+        saved = {}
+        for part, (_, sources) in parts.items():
+            if format == "paddle":
+                prefix = f"{dirname.name}_{self.paddle_role(part)}"
+                saved[part] = _save_paddle(sources, dirname, prefix)
+                description_path = dirname / f"{prefix}.processing.json"
+            else:
+                folder = dirname / (self.export_folder if part == "keypoint" else "detector")
+                single = model_filename if model_filename and len(sources) == 1 and part == "keypoint" else None
+                saved[part] = {k: _copy(p, folder / (single or f"{k}.onnx")) for k, p in sources.items()}
+                description_path = folder / "model.json"
+            description = ({"module": self.name, "version": self.version, "keypoints": self.meta, **self.export_spec()}
+                           if part == "keypoint" else {**det.export_spec(), "version": det.version})
+            description["models"] = {k: Path(v).name for k, v in saved[part].items()}
+            _write_json(description_path, description)
+        relative = {part: {k: str(Path(v).relative_to(dirname)) for k, v in models.items()}
+                    for part, models in saved.items()}
+        spec = {"module": self.name, "version": self.version, "mode": getattr(self, "mode", None), "format": format,
+                "options": self.options,
+                "models": relative["keypoint"]}
+        if det is not None:
             spec["detector"] = {"module": det.name, "thresholds": det.thresholds, "options": det.options,
-                                "models": {k: str(Path(v).relative_to(dirname)) for k, v in det_models.items()}}
+                                "models": relative["detector"]}
         _write_json(dirname / "inference.json", spec)
         return str(dirname)
+
+    def paddle_role(self, part):
+        """File-name role of a part in a Paddle export: PaddleHub's 'landmark' for faces and hands, else 'pose'."""
+        if part == "detector":
+            return "detector"
+        return "landmark" if self.export_folder.endswith("landmark") else "pose"
 
 
 def crop_instances(images, transforms, size):
@@ -233,6 +259,17 @@ def image_ranges(per_image):
     """range of each image's rows in a batch stacked from per_image (lists of per-instance items)."""
     bounds = np.cumsum([0] + [len(items) for items in per_image])
     return [range(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _save_paddle(sources, dirname, prefix):
+    """{key: .pdmodel path} of every source, converted (once, through the cache) and copied to dirname/prefix[_key]."""
+    saved = {}
+    for key, src in sources.items():
+        program = Path(src) if is_paddle_model(src) else paddle_convert.cached(src)
+        target = dirname / (prefix if len(sources) == 1 else f"{prefix}_{key}")
+        _copy(program.with_suffix(".pdiparams"), target.with_suffix(".pdiparams"))
+        saved[key] = _copy(program, target.with_suffix(".pdmodel"))
+    return saved
 
 
 def _copy(src, dst):

@@ -53,8 +53,9 @@ def options(folder, mode, explicit):
     if any(key.endswith("detector") or key.endswith("detector_module") for key in explicit):
         recipe = {k: v for k, v in recipe.items() if not k.endswith("detector_module")}  # the caller's detector wins
     merged = {**recipe, **explicit}
+    shared = {k: explicit[k] for k in ("threads", "backend") if explicit.get(k)}  # the detector runs like its module
     for key, value in merged.items():
         if key.endswith("detector_module") and isinstance(value, dict):
             from .module import Module
-            merged[key] = Module(**value, **({"threads": explicit["threads"]} if explicit.get("threads") else {}))
+            merged[key] = Module(**{**shared, **value})
     return mode, merged

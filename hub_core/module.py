@@ -7,9 +7,12 @@ import json
 import sys
 from pathlib import Path
 
-from . import modes, store
+from . import modes, paddle_convert, store
 from .errors import HubError
 from .names import checked
+from .paddle_convert import is_paddle_model
+
+BACKENDS = ("onnxruntime", "paddle")
 
 METADATA_FILE = "module.json"
 # Metadata keys every module.json carries; `default_detector` and `aliases` are optional.
@@ -42,9 +45,12 @@ class ModuleBase:
     aliases = ()
     model_files = {}
 
-    def __init__(self, model_paths=None):
+    def __init__(self, model_paths=None, backend="onnxruntime"):
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         self.directory = Path(sys.modules[type(self).__module__].__file__).resolve().parent
         self._model_paths = dict(model_paths or {})
+        self.backend = backend
         self._nets = {}
 
     def net(self, use_gpu=False):
@@ -56,11 +62,20 @@ class ModuleBase:
     def build_net(self, use_gpu):
         raise NotImplementedError
 
-    def model_path(self, key):
+    def source_path(self, key):
         """Local verified path of one of this module's model files (or an explicit override)."""
         if key in self._model_paths:
             return Path(self._model_paths[key])
         return store.resolve(self.model_files[key])
+
+    def model_path(self, key):
+        """The file the backend runs: the ONNX file, or its Paddle conversion for backend="paddle"."""
+        path = self.source_path(key)
+        if is_paddle_model(path) and self.backend != "paddle":
+            raise ValueError(f'{path.name} is a Paddle model: load this module with backend="paddle"')
+        if self.backend == "paddle" and not is_paddle_model(path):
+            return paddle_convert.cached(path)
+        return path
 
     @classmethod
     def info(cls):
@@ -188,9 +203,12 @@ def _with_mode(folder, mode, kwargs):
 def _load_saved(directory, spec, mode=None, **kwargs):
     """Rebuild a module from save_inference_model() output, with its saved model files."""
     paths = {k: directory / v for k, v in spec["models"].items()}
+    if spec.get("format") == "paddle":
+        kwargs.setdefault("backend", "paddle")
     if "detector" in spec:
         det = spec["detector"]
         kwargs.setdefault("detector", Module(name=det["module"], **det.get("thresholds", {}), **det.get("options", {}),
+                                             backend=kwargs.get("backend", "onnxruntime"),
                                              model_paths={k: directory / v for k, v in det["models"].items()}))
     return Module(name=spec["module"], mode=mode or spec.get("mode"), model_paths=paths,
                   **{**spec.get("options", {}), **kwargs})

@@ -26,7 +26,7 @@ from hub_core.modes import MODE_HELP, MODES, recipes
 DEFAULTS = {"port": 8866, "workers": 1, "use_gpu": False, "host": "127.0.0.1", "max_body_mb": 20.0,
             "timeout": 120, "max_images": 64, "max_request_pixels": 50_000_000, "queue": 16,
             "queue_timeout": 10.0, "header_timeout": 10.0, "body_timeout": 30.0, "keepalive_timeout": 15.0,
-            "graceful_timeout": 30.0, "max_connections": 1000, "allowed_hosts": None}
+            "graceful_timeout": 30.0, "max_connections": 1000, "allowed_hosts": None, "backend": "onnxruntime"}
 
 
 def pid_file(port):
@@ -56,6 +56,8 @@ def build_parser():
     p.add_argument("-p", "--port", type=port_number, default=None, help=f"default {DEFAULTS['port']}")
     p.add_argument("--workers", type=positive_int, default=None, help="worker processes, each with its own models (default 1)")
     p.add_argument("--use_gpu", action="store_true", default=None)
+    p.add_argument("--backend", choices=["onnxruntime", "paddle"], default=None,
+                   help="runtime of every served module (default onnxruntime; paddle: Paddle Inference)")
     p.add_argument("--config", default=None, help="PaddleHub-style JSON config")
     p.add_argument("--host", default=None, help="bind address (default 127.0.0.1, loopback only)")
     p.add_argument("--max_body_mb", type=float, default=None, help="request body limit in MB (default 20)")
@@ -113,6 +115,8 @@ def resolve_settings(args):
         if int(settings[key]) < 1:
             raise ValueError(f"--{key} must be at least 1")
     settings["access_log"] = bool(getattr(args, "access_log", False))
+    for info in modules_info.values():  # a module's own init_args may still choose its backend
+        info["init_args"] = {"backend": settings["backend"], **(info.get("init_args") or {})}
     return settings, modules_info
 
 
@@ -122,7 +126,7 @@ def start(args):
     except ValueError as e:
         return _fail(str(e))
     host, port = settings["host"], int(settings["port"])
-    if settings["use_gpu"]:
+    if settings["use_gpu"] and settings["backend"] == "onnxruntime":
         from hub_core.engine import providers_for
         try:
             providers_for(True)

@@ -70,7 +70,7 @@ def run(args, log=print):
     train_idx, val_idx = data.split(samples, args.val_split, args.seed)
     base = Module(name=args.base)
     base_key = next(iter(base.model_files))
-    base_onnx = base.model_path(base_key)
+    base_onnx = base.source_path(base_key)
     out = Path(args.out)
     name = args.name or out.resolve().name
     (out / "models").mkdir(parents=True, exist_ok=True)

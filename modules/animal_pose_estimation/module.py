@@ -20,7 +20,7 @@ class AnimalPoseEstimation(KeypointModule):
     animal_classes = ANIMAL_CLASSES
 
     def __init__(self, animal_detector_module=None, keypoint_model=None, keypoint_meta=None, padding=None,
-                 decode="dark", flip_test=False, detector=None, model_paths=None, threads=None):
+                 decode="dark", flip_test=False, detector=None, model_paths=None, threads=None, backend="onnxruntime"):
         """keypoint_model: path of your own top-down ONNX (AP-10K 17 points unless keypoint_meta, a meta dict or
         JSON path, says otherwise; an AP-10K model gets YOLOX-nano animal boxes unless a detector is given);
         padding: its crop scale about the box centre (1.25 when keypoint_model)."""
@@ -29,7 +29,7 @@ class AnimalPoseEstimation(KeypointModule):
             model_paths["keypoint"] = str(keypoint_model)
         custom = "keypoint" in model_paths and (keypoint_model is not None or keypoint_meta is not None)
         super().__init__(detector=animal_detector_module or detector, decode=decode, flip_test=bool(flip_test),
-                         model_paths=model_paths, threads=threads)
+                         model_paths=model_paths, threads=threads, backend=backend)
         if isinstance(keypoint_meta, (str, Path)):
             keypoint_meta = json.loads(Path(keypoint_meta).read_text())
         if custom:

@@ -50,7 +50,7 @@ class PalmDetection(DetectorModule):
         return self.hand_detection(images, paths, **kwargs)
 
     def model_files_for_export(self):
-        return {self.model_key: self.model_path(self.model_key)}
+        return {self.model_key: self.source_path(self.model_key)}
 
     def export_spec(self):
         return {**super().export_spec(), "variant": self.variant, **PalmDetector.SPEC}
