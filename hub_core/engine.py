@@ -11,8 +11,7 @@ import onnx
 import onnxruntime as ort
 
 from .graph import decompose_prelu, drop_weight_inputs, with_dynamic_batch
-from .paddle_convert import is_paddle_model
-from .paddle_engine import PaddleSession
+from .paddle_engine import PaddleSession, is_paddle_model
 
 
 def default_threads():

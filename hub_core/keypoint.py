@@ -7,14 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import batching, draw, images as imio, paddle_convert, store
+from . import batching, draw, images as imio, store
 from .detector import DetectorModule, Detections, detections_of
 from .engine import stages
 from .geometry import warp_crops
 from .module import Module, ModuleBase
 from .nets.heatmap import DECODES
 from .nets.topdown_pose import TopDownPose
-from .paddle_convert import is_paddle_model
+from .paddle_engine import is_paddle_model
 
 RESULT_SCHEMA_VERSION = "1.1"  # 1.1: hands add world_keypoints and keypoint_depths
 
@@ -263,6 +263,7 @@ def image_ranges(per_image):
 
 def _save_paddle(sources, dirname, prefix):
     """{key: .pdmodel path} of every source, converted (once, through the cache) and copied to dirname/prefix[_key]."""
+    from . import paddle_convert
     saved = {}
     for key, src in sources.items():
         program = Path(src) if is_paddle_model(src) else paddle_convert.cached(src)

@@ -7,10 +7,10 @@ import json
 import sys
 from pathlib import Path
 
-from . import modes, paddle_convert, store
+from . import modes, store
 from .errors import HubError
 from .names import checked
-from .paddle_convert import is_paddle_model
+from .paddle_engine import is_paddle_model
 
 BACKENDS = ("onnxruntime", "paddle")
 
@@ -74,6 +74,7 @@ class ModuleBase:
         if is_paddle_model(path) and self.backend != "paddle":
             raise ValueError(f'{path.name} is a Paddle model: load this module with backend="paddle"')
         if self.backend == "paddle" and not is_paddle_model(path):
+            from . import paddle_convert  # imported on use: `python -m hub_core.paddle_convert` runs it
             return paddle_convert.cached(path)
         return path
 

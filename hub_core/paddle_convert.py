@@ -23,7 +23,6 @@ from . import store
 from .graph import decompose_prelu, drop_weight_inputs, with_dynamic_batch
 
 CONVERTER_REQUIREMENTS = ["x2paddle==1.6.0", "onnx==1.14.1", "paddlepaddle==2.6.2", "numpy<2", "six", "requests"]
-PADDLE_SUFFIXES = (".pdmodel", ".json")  # a Paddle program file (legacy, PIR)
 RECIPE = 1  # bumped when the conversion (rewrites, converter) changes, so cached conversions are redone
 
 
@@ -47,10 +46,6 @@ main()
 
 class ConversionError(RuntimeError):
     pass
-
-
-def is_paddle_model(path):
-    return Path(path).suffix in PADDLE_SUFFIXES
 
 
 def converter_env():

@@ -18,6 +18,11 @@ import numpy as np
 from . import store
 
 Arg = namedtuple("Arg", "name shape")  # what ONNX Runtime's NodeArg offers the engine
+PADDLE_SUFFIXES = (".pdmodel", ".json")  # a Paddle program file (legacy, PIR)
+
+
+def is_paddle_model(path):
+    return Path(path).suffix in PADDLE_SUFFIXES
 
 
 def _paddle_inference():

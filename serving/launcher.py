@@ -115,8 +115,9 @@ def resolve_settings(args):
         if int(settings[key]) < 1:
             raise ValueError(f"--{key} must be at least 1")
     settings["access_log"] = bool(getattr(args, "access_log", False))
-    for info in modules_info.values():  # a module's own init_args may still choose its backend
-        info["init_args"] = {"backend": settings["backend"], **(info.get("init_args") or {})}
+    if settings["backend"] != "onnxruntime":  # a module's own init_args may still choose its backend
+        for info in modules_info.values():
+            info["init_args"] = {"backend": settings["backend"], **(info.get("init_args") or {})}
     return settings, modules_info
 
 

@@ -27,12 +27,20 @@ ROLE = {"face_landmark_localization": "landmark", "hand_pose_localization": "lan
         "human_pose_estimation": "pose"}
 
 
-def assert_same_keypoints(paddle_entries, onnx_entries, tolerance_px=0.5):
+def assert_same_keypoints(paddle_entries, onnx_entries, tolerance_px=0.5, min_score=0.3):
+    """Every keypoint within tolerance_px; for heatmap keypoints, those scored at least min_score (the drawing
+    threshold), with every score within 0.02: a heatmap with two near-equal peaks (a joint out of view) may
+    put a low-score keypoint on the other peak under another runtime's float rounding."""
     assert sum(len(e["instances"]) for e in onnx_entries) >= 2  # real instances were compared
     for got, want in zip(paddle_entries, onnx_entries, strict=True):
         assert len(got["instances"]) == len(want["instances"]), want["path"]
         for a, b in zip(got["instances"], want["instances"]):
-            assert np.abs(np.subtract(a["keypoints"], b["keypoints"])).max() < tolerance_px, want["path"]
+            close = np.abs(np.subtract(a["keypoints"], b["keypoints"])).max(-1) < tolerance_px
+            if b["keypoint_scores"] is not None:
+                scores = np.array(b["keypoint_scores"])
+                assert np.abs(np.subtract(a["keypoint_scores"], scores)).max() < 0.02, want["path"]
+                close |= scores < min_score
+            assert close.all(), (want["path"], np.flatnonzero(~close), b["keypoint_scores"])
 
 
 @pytest.mark.parametrize("name", list(IMAGES))
