@@ -10,7 +10,7 @@ from hub_core import bench
 
 CASES = {  # module -> (image folder, its models as reported)
     "face_landmark_localization": (DATA / "face" / "300w_afw" / "images",
-                                   {"keypoint:mobilefacenet_68", "detector:ultraface_rfb_320"}),
+                                   {"keypoint:pfld_68", "detector:ultraface_rfb_320"}),
     "human_pose_estimation": (DATA / "body" / "coco_train_mini" / "train2017",
                               {"keypoint:tinypose_256x192", "detector:yolox_nano_416x416"}),
 }

@@ -48,9 +48,10 @@ def assert_same_figures(report, expected, keys):
 
 def test_face_afw_reproduces_face_accuracy(tmp_path, capsys):
     """Full 300-W AFW with detector boxes: benchmarks/face_accuracy.py's detection rate, NME, failure rate, AUC
-    (its default pipeline: RFB-640 boxes, one pass, no flip)."""
+    (its default pipeline: RFB-640 boxes, MobileFaceNet-68, one pass, no flip)."""
     expected = committed("face_accuracy")
     report = hub_eval(tmp_path, "face_landmark_localization", "--ann", AFW_ANN, "--option", "flip=false",
+                      "--option", "landmark_model=mobilefacenet_68",
                       "--option", "face_detector_module=ultra_light_fast_generic_face_detector_1mb_640")
     assert report["task"] == "face" and report["instances"] == expected["annotated_faces"] == 337
     assert report["matched"] == expected["detected_faces"]

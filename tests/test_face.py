@@ -120,7 +120,7 @@ def test_detector_modules_paddlehub_api():
 
 def test_save_inference_model_round_trip(face, tmp_path):
     saved = face.save_inference_model(str(tmp_path / "exported"))
-    assert (tmp_path / "exported" / "face_landmark" / "mobilefacenet_68.onnx").is_file()
+    assert (tmp_path / "exported" / "face_landmark" / "pfld_68.onnx").is_file()
     assert (tmp_path / "exported" / "detector" / "ultraface_rfb_320.onnx").is_file()
     spec = json.loads((tmp_path / "exported" / "face_landmark" / "model.json").read_text())
     assert "112x112" in spec["input"] and spec["keypoints"]["num_keypoints"] == 68

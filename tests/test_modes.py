@@ -1,6 +1,7 @@
 """Accuracy modes: each mode runs the recipe it documents; flip averaging, the face's second pass,
 OKS-NMS of duplicate poses and hand world landmarks, on real images."""
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -84,6 +85,24 @@ def test_face_modes_run_their_recipes():
 
     overridden = hub.Module(name="face_landmark_localization", mode="accurate", flip=False)
     assert overridden.refine_passes == 1 and not overridden.flip  # explicit options win over the mode
+
+
+def test_hand_modes_run_their_recipes():
+    image = cv2.imread(str(OPEN_HAND))
+    runs = {}
+    for mode in modes.MODES:
+        hands = hub.Module(name="hand_pose_localization", mode=mode)
+        spy = spy_on(hands)
+        (entry,) = hands.keypoint_detection(images=[image])
+        assert len(entry["instances"]) == 1
+        runs[mode] = (hands, spy.calls)
+    fast, balanced, accurate = (runs[m][0] for m in modes.MODES)
+    assert fast.model == "lite" and fast.detector.variant == "lite"
+    assert balanced.model == accurate.model == "full" and balanced.detector.variant == accurate.detector.variant == "full"
+    assert "lite" in Path(fast.net().model.path).name and "full" in Path(balanced.net().model.path).name
+    assert [len(c) for c in runs["fast"][1]] == [len(c) for c in runs["balanced"][1]] == [1]  # one pass
+    first, second = runs["accurate"][1]  # then the ROI the first pass's landmarks define
+    assert len(first) == len(second) == 1 and not np.array_equal(first, second)
 
 
 def test_face_flip_average_of_a_mirrored_image_is_the_mirrored_landmarks():

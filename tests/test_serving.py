@@ -252,7 +252,7 @@ def test_stop_ends_master_and_workers(server):
 
 
 def test_config_file(tmp_path):
-    config = {"modules_info": {LANDMARKS: {"init_args": {"landmark_model": "pfld_68"},
+    config = {"modules_info": {LANDMARKS: {"init_args": {"landmark_model": "mobilefacenet_68"},
                                            "predict_args": {"batch_size": 2}}},
               "workers": 1, "use_gpu": False, "port": 1}  # -p on the command line wins over "port"
     path = tmp_path / "config.json"
@@ -261,11 +261,11 @@ def test_config_file(tmp_path):
     with srv:
         assert [m["name"] for m in requests.get(srv.url + "/models").json()["modules"]] == [LANDMARKS]
         result = predict(srv, LANDMARKS, json={"images": [b64(ONE_FACE)]}).json()["results"][0]
-        # init_args reached the module: PFLD's landmarks, not the default MobileFaceNet's.
+        # init_args reached the module: MobileFaceNet's landmarks, not the default PFLD's.
         from hub_core import Module
-        pfld = Module(name=LANDMARKS, landmark_model="pfld_68").predict(images=[imio.read(ONE_FACE)])[0]
+        chosen = Module(name=LANDMARKS, landmark_model="mobilefacenet_68").predict(images=[imio.read(ONE_FACE)])[0]
         default = Module(name=LANDMARKS).predict(images=[imio.read(ONE_FACE)])[0]
-        assert np.abs(np.array(result["data"]) - np.array(pfld["data"])).max() < 0.01
+        assert np.abs(np.array(result["data"]) - np.array(chosen["data"])).max() < 0.01
         assert np.abs(np.array(result["data"]) - np.array(default["data"])).max() > 0.5
         assert "1 worker" in srv.log_tail()
     assert not (tmp_path / "serving" / f"{srv.port}.pid").exists()

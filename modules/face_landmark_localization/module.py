@@ -9,11 +9,15 @@ from hub_core.keypoint import KeypointModule, crop_instances, image_ranges
 from hub_core.nets.landmark_regressor import LandmarkRegressor
 from hub_core.refine import flip_index, landmark_transforms, predict_with_flip
 
-# How each landmark network was trained (MANIFEST.json): colour order and the square crop
-# around a detector box (side = max(w, h) * scale, same centre).
+# How each landmark network reads a face: colour order (MANIFEST.json) and the square crop around a face box
+# (side = max(w, h) * scale, centre shifted by shift * side). "trained_crop" is the one its author used around
+# their own boxes; "crop", used, was fitted to UltraLight's boxes (this module's detectors) on 300-W AFW by
+# benchmarks/fit_face_crop.py: UltraLight frames a face higher and looser.
 LANDMARK_MODELS = {
-    "mobilefacenet_68": {"colour": "BGR", "crop": {"scale": 1.0, "side": "max"}},
-    "pfld_68": {"colour": "RGB", "crop": {"scale": 1.1, "side": "max"}},
+    "mobilefacenet_68": {"colour": "BGR", "trained_crop": {"scale": 1.0, "shift": (0.0, 0.0)},
+                         "crop": {"scale": 0.95, "shift": (0.0, 0.075), "side": "max"}},
+    "pfld_68": {"colour": "RGB", "trained_crop": {"scale": 1.1, "shift": (0.0, 0.0)},
+                "crop": {"scale": 1.0, "shift": (0.0, 0.1), "side": "max"}},
 }
 
 # The second pass's crop around the first pass's landmark box, fitted on 300-W AFW only
@@ -27,8 +31,11 @@ class FaceLandmarkLocalization(KeypointModule):
     call_options = {}
 
     def __init__(self, face_detector_module=None, landmark_model="mobilefacenet_68", flip=False, refine_passes=0,
-                 refine_scale=REFINE_CROP["scale"], refine_shift=REFINE_CROP["shift"], detector=None, **kwargs):
-        """flip: average each pass with the mirrored crop. refine_passes: further passes, each on a square crop
+                 refine_scale=REFINE_CROP["scale"], refine_shift=REFINE_CROP["shift"], crop_scale=None, crop_shift=None,
+                 detector=None, **kwargs):
+        """crop_scale, crop_shift: the first pass's square crop around each face box (side = max(w, h) x
+        crop_scale, centre shifted by crop_shift x side); None: the landmark network's crop for UltraLight boxes.
+        flip: average each pass with the mirrored crop. refine_passes: further passes, each on a square crop
         rebuilt from the previous pass's landmarks (side = max(w, h) of their box x refine_scale, centre shifted
         by refine_shift x side)."""
         if landmark_model not in LANDMARK_MODELS:
@@ -41,8 +48,12 @@ class FaceLandmarkLocalization(KeypointModule):
         self.refine_passes = int(refine_passes)
         self.refine_scale = float(refine_scale)
         self.refine_shift = tuple(float(v) for v in refine_shift)
+        crop = LANDMARK_MODELS[landmark_model]["crop"]
+        self.crop = {**crop, "scale": float(crop["scale"] if crop_scale is None else crop_scale),
+                     "shift": tuple(float(v) for v in (crop["shift"] if crop_shift is None else crop_shift))}
         self.options.update({"landmark_model": landmark_model, "flip": self.flip, "refine_passes": self.refine_passes,
-                             "refine_scale": self.refine_scale, "refine_shift": list(self.refine_shift)})
+                             "refine_scale": self.refine_scale, "refine_shift": list(self.refine_shift),
+                             "crop_scale": self.crop["scale"], "crop_shift": list(self.crop["shift"])})
 
     def set_face_detector_module(self, module):
         self.set_detector(module)
@@ -59,12 +70,12 @@ class FaceLandmarkLocalization(KeypointModule):
 
     def build_net(self, use_gpu):
         return LandmarkRegressor(self.model_path(self.landmark_model), use_gpu=use_gpu, threads=self.threads,
-                                 **LANDMARK_MODELS[self.landmark_model])
+                                 crop=self.crop, colour=LANDMARK_MODELS[self.landmark_model]["colour"])
 
     def export_spec(self):
-        spec = LANDMARK_MODELS[self.landmark_model]
-        return {"input": f"square crop around the face box (side = max(w, h) * {spec['crop']['scale']}, same centre), "
-                         f"resized to 112x112, {spec['colour']}, x/255, NCHW float32",
+        crop, colour = self.crop, LANDMARK_MODELS[self.landmark_model]["colour"]
+        return {"input": f"square crop around the face box (side = max(w, h) * {crop['scale']}, centre shifted by "
+                         f"{list(crop['shift'])} * side), resized to 112x112, {colour}, x/255, NCHW float32",
                 "output": "136 values = 68 x (x, y) normalised to the crop (0..1)",
                 "decoding": "reshape (68, 2), multiply by 112, map back through the inverse crop affine"}
 
