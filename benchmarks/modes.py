@@ -45,7 +45,7 @@ MODULES = {"face": "face_landmark_localization", "hand": "hand_pose_localization
 # The default before modes existed, where it differs from every mode: measured alongside, so a mode's speed can
 # be read against the README's earlier figures (and PaddleHub's, measured against that default).
 PREVIOUS_DEFAULT = {
-    "face": {"mode": "accurate", "flip": False, "refine_passes": 0},  # RFB-640, one pass
+    "face": {"mode": "accurate", "flip": False, "refine_passes": 0},  # RFB-640, one pass, MobileFaceNet's own crop
     "body": {"mode": "balanced", "oks_nms_threshold": None,
              "person_detector_module": {"name": "yolox_nano_coco", "classes": ["person"], "score_threshold": 0.25}},
 }
