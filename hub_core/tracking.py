@@ -1,6 +1,7 @@
 """Identities across video frames: instances matched to tracks by box overlap and keypoint similarity."""
 import numpy as np
 
+from .camera_motion import warp_box, warp_points
 from .video import OneEuroFilter
 
 
@@ -162,7 +163,7 @@ class Tracker:
     span_cover = 0.7          # a box covering this much of two better instances' boxes spans them
     min_inside_box = 0.7      # share of a re-estimated instance's keypoint box inside the box it was estimated in
 
-    def __init__(self, meta=None, smooth=False, min_cutoff=1.0, beta=0.007, confirm=2, max_lost=60,
+    def __init__(self, meta=None, smooth=False, min_cutoff=1.0, beta=0.007, confirm=2, max_lost=100,
                  birth_score=0.3, keep_score=0.15, min_inside=0.4):
         sigmas = (meta or {}).get("sigmas")
         self.sigmas = np.asarray(sigmas, np.float64) if sigmas else None
@@ -170,6 +171,12 @@ class Tracker:
         self.confirm, self.max_lost = confirm, max_lost
         self.birth_score, self.keep_score, self.min_inside = birth_score, keep_score, min_inside
         self.tracks, self.next_id, self.frames = [], 0, 0
+
+    def move(self, affine):
+        """Carry every track, live or lost, with the camera's motion into the next frame (camera_motion), so that
+        velocities are the subjects' own motion and a subject that left the view is looked for where it went."""
+        for t in self.tracks:
+            t.keypoints, t.box = warp_points(affine, t.keypoints), warp_box(affine, t.box)
 
     def following(self):
         """Whether the next frame can go without the detector: some track is live and no confirmed one was
