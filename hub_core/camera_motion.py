@@ -7,7 +7,7 @@ IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 
 
 class CameraMotion:
-    def __init__(self, width=320, corners=300):
+    def __init__(self, width=240, corners=150):
         self.width, self.corners = width, corners
         self.previous, self.scale = None, 1.0
 
