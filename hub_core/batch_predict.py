@@ -10,10 +10,12 @@ import numpy as np
 from . import images as imio
 from . import video as vid
 from .batching import error_entry, prefetched
+from .camera_motion import CameraMotion
 from .infer import is_keypoint_module
 from .keypoint import RESULT_SCHEMA_VERSION
 from .manifest import has_scheme
 from .module import Module
+from .tracking import Tracker
 
 COLUMNS = ("row_id", "source", "module", "module_version", "schema_version", "width", "height", "num_instances",
            "error", "result", "frame_id", "timestamp")
@@ -118,7 +120,8 @@ class KeypointPredictor:
         except ValueError as e:
             yield unit, error_entry(uri, str(e))
             return
-        tracker = vid.VideoTracker() if self.keypoint else None
+        tracker = Tracker(self.module.meta) if self.keypoint else None
+        camera = CameraMotion()
         fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
         if start:
             cap.set(cv2.CAP_PROP_POS_FRAMES, start)
@@ -133,10 +136,12 @@ class KeypointPredictor:
                     frames.append(frame)
                 if not frames:
                     return
-                for frame in self.entries(frames, [uri] * len(frames)):
+                for image, frame in zip(frames, self.entries(frames, [uri] * len(frames))):
                     frame.update(frame_id=frame_id, timestamp=round(frame_id / fps, 4))
-                    if tracker is not None and "error" not in frame:
-                        tracker.update(frame, frame["timestamp"])
+                    if tracker is not None:
+                        tracker.move(camera(image))
+                        if "error" not in frame:
+                            tracker.update(frame, frame["timestamp"])
                     yield unit, frame
                     frame_id += 1
         finally:

@@ -14,6 +14,7 @@ import numpy as np
 
 from . import images as imio
 from . import video as vid
+from .camera_motion import CameraMotion
 from .tracking import Tracker
 from .aliases import resolve
 from .batching import Item
@@ -153,6 +154,7 @@ def infer(module, inputs, batch_size=1, det_every=1, smooth=False, smooth_min_cu
 
 def _video(run, src, batch_size, det_every, smooth, min_cutoff, beta, with_images):
     tracker = Tracker(run.module.meta, smooth, min_cutoff, beta) if run.keypoint else None
+    camera = CameraMotion()
     det_every = max(1, int(det_every))
     # Skipping the detector makes each frame depend on the last one, so those frames go one by one.
     step = batch_size if det_every == 1 else 1
@@ -161,11 +163,16 @@ def _video(run, src, batch_size, det_every, smooth, min_cutoff, beta, with_image
     def process():
         items = [Item(f"{src.name}#{fid}", frame, src.path) for fid, _, frame in chunk]
         metas = [{"frame_id": fid, "timestamp": ts} for fid, ts, _ in chunk]
+        moves = [camera(frame) for _, _, frame in chunk] if tracker is not None else []
         boxes = None
-        if det_every > 1 and chunk[0][0] % det_every and tracker.following():
-            h, w = items[0].source.shape[:2]
-            boxes = [tracker.boxes((w, h))]
+        if det_every > 1 and tracker is not None:
+            tracker.move(moves.pop())
+            if chunk[0][0] % det_every and tracker.following():
+                h, w = items[0].source.shape[:2]
+                boxes = [tracker.boxes((w, h))]
         for item, meta, entry in zip(items, metas, run(items, metas, boxes)):
+            if moves:
+                tracker.move(moves.pop(0))
             if tracker is not None and "error" not in entry:
                 tracker.update(entry, meta["timestamp"], detected=boxes is None)
             yield (item.name, entry, item.source) if with_images else (item.name, entry)

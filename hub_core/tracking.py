@@ -1,6 +1,7 @@
 """Identities across video frames: instances matched to tracks by box overlap and keypoint similarity."""
 import numpy as np
 
+from .camera_motion import warp_box, warp_points
 from .video import OneEuroFilter
 
 
@@ -162,7 +163,7 @@ class Tracker:
     span_cover = 0.7          # a box covering this much of two better instances' boxes spans them
     min_inside_box = 0.7      # share of a re-estimated instance's keypoint box inside the box it was estimated in
 
-    def __init__(self, meta=None, smooth=False, min_cutoff=1.0, beta=0.007, confirm=2, max_lost=60,
+    def __init__(self, meta=None, smooth=False, min_cutoff=1.0, beta=0.007, confirm=2, max_lost=100,
                  birth_score=0.3, keep_score=0.15, min_inside=0.4):
         sigmas = (meta or {}).get("sigmas")
         self.sigmas = np.asarray(sigmas, np.float64) if sigmas else None
@@ -171,10 +172,17 @@ class Tracker:
         self.birth_score, self.keep_score, self.min_inside = birth_score, keep_score, min_inside
         self.tracks, self.next_id, self.frames = [], 0, 0
 
+    def move(self, affine):
+        """Carry every track, live or lost, with the camera's motion into the next frame (camera_motion), so that
+        velocities are the subjects' own motion and a subject that left the view is looked for where it went."""
+        for t in self.tracks:
+            t.keypoints, t.box = warp_points(affine, t.keypoints), warp_box(affine, t.box)
+
     def following(self):
-        """Whether the next frame can go without the detector: some track is live and no confirmed one was
-        lost in the last frame (its subject is looked for at once)."""
-        return any(t.lost == 0 for t in self.tracks) and not any(t.confirmed and t.lost == 1 for t in self.tracks)
+        """Whether the next frame can go without the detector: some track is live, none is waiting for the
+        detector to confirm it, and no confirmed one was lost in the last frame (its subject is looked for at once)."""
+        return any(t.lost == 0 for t in self.tracks) and all(t.confirmed for t in self.tracks if t.lost == 0) \
+            and not any(t.confirmed and t.lost == 1 for t in self.tracks)
 
     def boxes(self, image_size):
         """[[x1, y1, x2, y2, score]] for the next frame without detection, from each live track's keypoints
@@ -204,8 +212,10 @@ class Tracker:
                       for inst in instances]
         candidates = [i for i in self._suppress(kpts, boxes, scores) if scores[i] >= self.keep_score]
         if not detected:  # re-estimated in a track's own box: drop the ones the model lost or that left the box
-            inside = [area(_intersection(keypoint_box(kpts[i], kpt_scores[i]), boxes[i]))
-                      / max(area(keypoint_box(kpts[i], kpt_scores[i])), 1.0) for i in range(n)]
+            # (points the model places outside the frame, on a subject partly out of view, do not count)
+            frame = np.array([0, 0, entry["image_size"]["width"], entry["image_size"]["height"]], np.float64)
+            in_frame = [_intersection(keypoint_box(kpts[i], kpt_scores[i]), frame) for i in range(n)]
+            inside = [area(_intersection(in_frame[i], boxes[i])) / max(area(in_frame[i]), 1.0) for i in range(n)]
             candidates = [i for i in candidates if inside[i] >= self.min_inside_box]
         owner = self._match(kpts, boxes, candidates, detected)
         for t in self.tracks:

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import hub_core as hub
+from hub_core.camera_motion import CameraMotion, warp_points
 from hub_core.tracking import Tracker, assign
 from conftest import DATA, REPO
 
@@ -60,6 +61,30 @@ def test_rendered_video_no_switch_no_ghost(tmp_path, body):
     result = bench.summarise("body", [bench.score("body", truth, entries)], 1.0)
     assert result["id_switches"] == 0 and result["ghosts"] == 0, result
     assert result["idf1"] >= 0.9 and result["mean_oks"] >= 0.7, result
+
+
+def test_faces_that_leave_the_view_come_back_with_their_ids(tmp_path):
+    """150 frames over a real AFW photo: the camera swings away, faces leave the view for 2-3 s and come back far
+    from where they left; camera motion carries their lost tracks, so none comes back with a new id (the tracker
+    without it switched 3 ids here)."""
+    face = hub.Module(name="face_landmark_localization")
+    path = tmp_path / "faces.mp4"
+    truth = bench.render("face", "images/79378097_1.jpg", 150, 0, path)
+    entries = [e for _, e in hub.infer(face, str(path), det_every=5)]
+    result = bench.summarise("face", [bench.score("face", truth, entries)], 1.0)
+    assert result["id_switches"] == 0 and result["fragmented_tracks"] == 0 and result["idf1"] >= 0.95, result
+
+
+def test_camera_motion_of_a_real_photo():
+    image = cv2.imread(str(ZIDANE))
+    angle, zoom = np.radians(1.5), 1.03
+    true = np.array([[zoom * np.cos(angle), -zoom * np.sin(angle), -12.0],
+                     [zoom * np.sin(angle), zoom * np.cos(angle), 7.0]])
+    motion = CameraMotion()
+    assert np.allclose(motion(image), np.eye(2, 3))  # the first frame: no motion yet
+    estimated = motion(cv2.warpAffine(image, true, image.shape[1::-1]))
+    corners = np.array([[0, 0], [image.shape[1], 0], [0, image.shape[0]], image.shape[1::-1]], float)
+    assert np.abs(warp_points(estimated, corners) - warp_points(true, corners)).max() < 1.0
 
 
 def test_duplicates_and_spanning_box_are_suppressed():
