@@ -14,6 +14,7 @@ Only these request parameters reach a module (anything else is a 400 naming it):
 import json
 import logging
 import os
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,8 @@ from werkzeug.exceptions import HTTPException
 from hub_core import draw, images as imio
 from hub_core.batching import Item
 from hub_core.module import Module
+
+from .http1 import CLIENT_GONE
 
 STATIC = Path(__file__).resolve().parent / "static"
 DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024
@@ -196,6 +199,8 @@ def predict_route(served_modules, name, limits):
     if not sources:
         raise RequestError(400, "'images' is empty")
     kwargs = checked_kwargs(served.module, params, from_form)
+    if front_has_left():
+        raise RequestError(CLIENT_GONE, "the client left before its request was computed")
     strict = kwargs.get("strict", False)
     visualization = kwargs.pop("visualization", served.default_visualization)
 
@@ -215,6 +220,20 @@ def predict_route(served_modules, name, limits):
 DEFAULT_LIMITS = {"max_images": 64, "max_request_pixels": 50_000_000}
 PAGE_POLICY = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
                "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+def front_has_left():
+    """True when the front has shut its side of this connection (its client left), checked once the whole
+    request is read, so nothing is decoded or computed for nobody. Never true outside gunicorn."""
+    sock = request.environ.get("gunicorn.socket")
+    if sock is None:
+        return False
+    try:
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return True
 
 
 def json_body():
