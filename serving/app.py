@@ -389,12 +389,27 @@ def openapi_document(served):
             "responses": {
                 "200": {"description": "status 000; an image that failed has an entry with 'error' "
                                        "(unless strict)", "content": {"application/json": {"schema": envelope}}},
-                "400": {**error, "description": "bad JSON, missing images, corrupt base64, not an image, "
-                                                "unknown or mistyped parameter"},
+                "400": {**error, "description": "bad JSON (any depth), missing or empty images, corrupt base64, "
+                                                "not an image (strict), every image bad (results has the "
+                                                "per-image errors), unknown or mistyped parameter, a Host not "
+                                                "allowed"},
                 "404": {**error, "description": "module not served (status 111)"},
-                "413": {**error, "description": "body over the size limit, or image over the pixel limit"},
+                "408": {**error, "description": "request head or body not received within header_timeout / "
+                                                "body_timeout; the connection is closed"},
+                "413": {**error, "description": "body over max_body_mb (declared or chunked), more than "
+                                                "max_images images, images over max_request_pixels together, "
+                                                "or an image over HUB_MAX_IMAGE_PIXELS; the message names the "
+                                                "limit"},
                 "415": {**error, "description": "not JSON or multipart (status 112)"},
-                "500": {**error, "description": "unexpected server error (logged on the server)"}}}}
+                "431": {**error, "description": "request head over 64 KiB"},
+                "500": {**error, "description": "unexpected server error (logged on the server)"},
+                "502": {**error, "description": "the worker died while computing the request (it is "
+                                                "replaced); retry"},
+                "503": {**error, "headers": {"Retry-After": {
+                            "description": "seconds to wait before retrying", "schema": {"type": "integer"}}},
+                        "description": "busy: the module's queue is full, or no worker was free within "
+                                       "queue_timeout; answered at once, nothing computed"},
+                "504": {**error, "description": "no answer from the worker within timeout"}}}}
 
     module_parameter = {"name": "module", "in": "path", "required": True,
                         "schema": {"type": "string", "enum": list(served)}}
@@ -409,7 +424,8 @@ def openapi_document(served):
                  "description": "PaddleHub-compatible module serving. Modules here: " + ", ".join(served)},
         "paths": {
             **paths,
-            "/health": {"get": {"summary": "liveness", "responses": simple("the worker answers")}},
+            "/health": {"get": {"summary": "liveness, answered by the front with its request counters",
+                                "responses": simple("the server answers")}},
             "/ready": {"get": {"summary": "readiness", "responses": {
                 **simple("every module is loaded and warmed up"), "503": {"description": "still loading"}}}},
             "/models": {"get": {"summary": "served modules: name, version, type, keypoints, skeleton, parameters",
