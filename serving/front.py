@@ -24,7 +24,8 @@ log = logging.getLogger("hub.serving.front")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 # Requests handed to the workers' socket per worker: the one computing and one waiting in the socket's
 # backlog, so a worker that finishes takes its next request at once instead of waiting for this process to
-# be scheduled (on a busy machine that wait left workers idle). Only these are committed to being computed.
+# be scheduled (on a busy machine that wait left workers idle). The one waiting is still skipped if its client
+# leaves before the worker reads it (see forward).
 HANDED_PER_WORKER = 2
 
 
