@@ -253,8 +253,10 @@ def test_stop_ends_master_and_workers(server):
     assert master == server.proc.pid
     workers = _descendants(master)
     assert len(workers) == 3  # the workers' gunicorn master and its 2 workers
+    started = time.monotonic()
     done = server.stop()
     assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < 8  # under the workers' graceful_timeout: no worker had to be killed
     assert server.proc.poll() is not None
     deadline = time.monotonic() + 10  # dying takes a moment on a loaded machine
     while any(_alive(p) for p in [master, *workers]) and time.monotonic() < deadline:
