@@ -1,17 +1,18 @@
 """Soak test of `hub serving` under hostile load, on 127.0.0.1 only, every loop bounded in count and time.
 
 Scenarios (each on a server started here, `-m MODULE --workers W`), written as one JSON report:
-  load       C clients x N requests of one real photo: req/s, p50/p95/p99, errors. With --baseline PATH
-             (a checkout of the code before the buffering front) the same load runs against both servers
-             in alternating rounds, and the report has their throughput ratio.
+  load       C clients x N requests of one real photo: req/s, p50/p95/p99, errors. With --baseline the
+             same load runs against a second server in alternating rounds, and the report has their
+             throughput ratio: `--baseline gunicorn` is today's app under plain gunicorn (the same workers,
+             no front: what the front costs), `--baseline PATH` the `hub serving` of another checkout.
   slow       S slow-body + S slowloris connections (1 byte/s, reconnecting when closed) held for T s while
              one normal client sends requests: its p99 against its unloaded p99, errors.
   burst      64 clients with a 1 s timeout for 15 s: answers, 503s, timeouts; the server's count of
-             computed requests against the answers clients waited for; a fresh request after the burst.
+             computed requests against the 200s answered to clients still waiting; a fresh request after.
   sigterm    `hub serving stop` under 16-client load: requests in flight at the signal, how many completed.
   sigkill    one worker SIGKILLed under 16-client load: requests lost.
 
-    python benchmarks/serving_soak.py --baseline /tmp/baseline_checkout
+    python benchmarks/serving_soak.py --baseline gunicorn
 """
 import argparse
 import base64
@@ -19,6 +20,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -31,6 +33,7 @@ import requests
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from hub_core.images import max_pixels  # noqa: E402
 from hub_core.serving.launcher import _descendants  # noqa: E402
 from hub_core.serving.process import ServerProcess  # noqa: E402
 from hub_core.versions import library_versions  # noqa: E402
@@ -103,10 +106,29 @@ def start_server(args, tmp, name, repo=None, extra=()):
     env = {"HUB_HOME": str(tmp / name), "HUB_MODEL_MIRRORS": str(REPO.parent / "shared" / "models")}
     server = ServerProcess(["-m", args.module, "--workers", str(args.workers), *extra], env=env,
                            log_path=tmp / f"{name}.log")
-    if repo:  # the same CLI from another checkout; -P: not the current folder first on sys.path
+    if repo == "gunicorn":  # today's app, its workers bound to the port: the threads and limits `hub serving` uses
+        server.env.update(HUB_NUM_THREADS=str(max(1, (os.cpu_count() or 1) // args.workers)),
+                          OPENCV_IO_MAX_IMAGE_PIXELS=str(max_pixels()))
+        server.command = [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--worker-class", "sync",
+                          "--bind", f"127.0.0.1:{server.port}", "--timeout", "120",
+                          f"hub_core.serving.app:create_app({{'{args.module}': {{}}}})"]
+    elif repo:  # the same CLI from another checkout; -P: not the current folder first on sys.path
         server.env["PYTHONPATH"] = str(repo)
         server.command = [sys.executable, "-P", "-m", "hub_core.cli"] + server.command[server.command.index("serving"):]
     return server.start(timeout=300)
+
+
+def stop_server(server):
+    """`hub serving stop`, or SIGTERM for plain gunicorn (it has no pid file of ours)."""
+    if server.command[server.command.index("-m") + 1] == "gunicorn":
+        server.proc.send_signal(signal.SIGTERM)
+        try:
+            server.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    else:
+        server.stop()
+    server.kill()
 
 
 # --- scenarios ----------------------------------------------------------------------------------
@@ -125,7 +147,7 @@ def load(args, tmp, payload):
                                      per_client=per_round, outcomes=results[name])
                 join(threads)
                 walls[name] += time.monotonic() - start
-        report = {"code": {name: "front" if "buffering front" in server.log_tail(100_000) else "gunicorn alone"
+        report = {"baseline_server": args.baseline, "code": {name: "front" if "buffering front" in server.log_tail(100_000) else "gunicorn alone"
                            for name, server in servers.items()}}
         for name, outcomes in results.items():
             ok = outcomes.count("ok")
@@ -136,7 +158,7 @@ def load(args, tmp, payload):
         return report
     finally:
         for server in servers.values():
-            server.stop()
+            stop_server(server)
 
 
 def attacker(port, module, until, slow_body, closed):
@@ -179,7 +201,7 @@ def slow(args, tmp, payload):
                                  "latency_ms": percentiles(loaded.latencies())},
                 "p99_ratio": round(loaded_p99 / unloaded_p99, 2)}
     finally:
-        server.stop()
+        stop_server(server)
 
 
 def burst(args, tmp, payload):
@@ -195,15 +217,17 @@ def burst(args, tmp, payload):
         fresh = requests.post(url, json=payload, timeout=30)
         fresh_s = time.monotonic() - start
         computed = after.get("computed", 0) - before.get("computed", 0)
+        ok = outcomes.count("ok")
         return {"clients": 64, "client_timeout_s": 1, "seconds": args.burst_seconds, "requests": len(outcomes.rows),
                 "answered_ok": outcomes.count("ok"), "answered_503": outcomes.count("http_503"),
                 "client_timeouts": outcomes.count("timeout"), "other": len(outcomes.rows) - outcomes.count("ok")
                 - outcomes.count("http_503") - outcomes.count("timeout"),
-                "server_computed": computed, "computed_minus_answered": computed - outcomes.count("ok"),
+                "server_computed": computed, "computed_minus_answered": computed - ok,
+                "computed_per_answered_ok": round(computed / ok, 3) if ok else None,
                 "server_counts": {k: after.get(k, 0) - before.get(k, 0) for k in after},
                 "fresh_request_after_burst_s": round(fresh_s, 3), "fresh_request_status": fresh.status_code}
     finally:
-        server.stop()
+        stop_server(server)
 
 
 def in_flight_at(outcomes, moment):
@@ -242,7 +266,7 @@ def sigkill_worker(args, tmp, payload):
                 "in_flight_at_kill": len(in_flight_at(outcomes, moment)),
                 "worker_replaced": len(_descendants(master)) == args.workers}
     finally:
-        server.stop()
+        stop_server(server)
 
 
 SCENARIOS = {"load": load, "slow": slow, "burst": burst, "sigterm": sigterm, "sigkill": sigkill_worker}
@@ -255,7 +279,8 @@ def main(argv=None):
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--requests", type=int, default=1000, help="requests per client in the load scenario")
     parser.add_argument("--rounds", type=int, default=4, help="alternating rounds with --baseline")
-    parser.add_argument("--baseline", help="checkout of the code to compare the load against (no front)")
+    parser.add_argument("--baseline", help="'gunicorn' (today's app without the front) or a checkout to compare "
+                                           "the load against")
     parser.add_argument("--slow_clients", type=int, default=50, help="slow-body and slowloris connections, each")
     parser.add_argument("--slow_seconds", type=float, default=30)
     parser.add_argument("--burst_seconds", type=float, default=15)

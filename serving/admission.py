@@ -1,12 +1,21 @@
 """Admission control: a request gets a worker, waits in a bounded queue for one, or is refused at once.
 
-One slot per worker process, shared by every module in one first-come, first-served line; each module may
-have at most `queue_limit` requests waiting. A request refused (its module's queue full) or waiting past
-`max_wait` gets 503 with Retry-After instead of being computed later for a client that has moved on; a
-request whose client disconnects while it waits leaves the line and is never computed.
+Worker slots are shared by every module in one line; each module may have at most `queue_limit` requests
+waiting. A request refused (its module's queue full) or waiting past `max_wait` gets 503 with Retry-After
+instead of being computed later for a client that has moved on; a request whose client disconnects while
+it waits leaves the line and is never computed.
+
+The line is first come, first served while clients wait for their answers. Once clients start leaving
+before theirs (the queue's wait has grown past their patience), a free slot goes to the newest request
+instead: the oldest ones are the likeliest to be abandoned by the time they would be computed, while the
+newest one's client has its whole patience left. The old ones leave with their clients or get their 503 at
+`max_wait`. Fair order comes back once nobody has left for SHED_WINDOW_S.
 """
 import asyncio
+import time
 from collections import Counter, deque
+
+SHED_WINDOW_S = 2.0
 
 
 class Refused(Exception):
@@ -22,9 +31,10 @@ class ClientGone(Exception):
 class Admission:
     def __init__(self, slots, queue_limit, max_wait):
         self.free, self.queue_limit, self.max_wait = slots, queue_limit, max_wait
-        self.line = deque()  # futures of waiting requests, oldest first
+        self.line = deque()  # futures of the requests waiting, oldest first
         self.waiting = Counter()  # module -> requests waiting
-        self.counts = Counter()  # admitted, refused_queue_full, refused_deadline, client_gone
+        self.counts = Counter()  # admitted, refused_queue_full, refused_deadline, client_gone, newest_first
+        self.last_abandoned = float("-inf")  # when a client last left before its answer
 
     async def enter(self, key, gone):
         """Return once a worker slot is held (call leave() after); raise Refused or ClientGone."""
@@ -43,26 +53,33 @@ class Admission:
             await asyncio.wait({turn, gone}, timeout=self.max_wait, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self.waiting[key] -= 1
-        if turn.done():
+            if not turn.done():  # still in the line: leave it
+                turn.cancel()
+                self.line.remove(turn)
+        if turn.done() and not turn.cancelled():
             if gone.done():  # the slot came, but nobody is there to answer: hand it on
                 self.leave()
-                self.counts["client_gone"] += 1
+                self.abandoned()
                 raise ClientGone()
             self.counts["admitted"] += 1
             return
-        turn.cancel()
         if gone.done():
-            self.counts["client_gone"] += 1
+            self.abandoned()
             raise ClientGone()
         self.counts["refused_deadline"] += 1
         raise Refused(f"server busy: no worker became free within {self.max_wait:g} s (queue_timeout); "
                       "retry later", retry_after=max(1, round(self.max_wait / 2)))
 
+    def abandoned(self, counter="client_gone"):
+        """A client left before its answer (counted under `counter`): serve newest first for a while."""
+        self.counts[counter] += 1
+        self.last_abandoned = time.monotonic()
+
     def leave(self):
-        """Give the slot to the oldest request still waiting, or free it."""
-        while self.line:
-            turn = self.line.popleft()
-            if not turn.done():
-                turn.set_result(None)
-                return
-        self.free += 1
+        """Give the slot to the oldest request waiting (the newest while clients are leaving), or free it."""
+        if not self.line:
+            self.free += 1
+            return
+        newest_first = time.monotonic() - self.last_abandoned < SHED_WINDOW_S
+        self.counts["newest_first"] += newest_first
+        (self.line.pop() if newest_first else self.line.popleft()).set_result(None)

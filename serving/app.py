@@ -14,6 +14,7 @@ Only these request parameters reach a module (anything else is a 400 naming it):
 import json
 import logging
 import os
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,8 @@ from werkzeug.exceptions import HTTPException
 from hub_core import draw, images as imio
 from hub_core.batching import Item
 from hub_core.module import Module
+
+from .http1 import CLIENT_GONE
 
 STATIC = Path(__file__).resolve().parent / "static"
 DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024
@@ -196,6 +199,8 @@ def predict_route(served_modules, name, limits):
     if not sources:
         raise RequestError(400, "'images' is empty")
     kwargs = checked_kwargs(served.module, params, from_form)
+    if front_has_left():
+        raise RequestError(CLIENT_GONE, "the client left before its request was computed")
     strict = kwargs.get("strict", False)
     visualization = kwargs.pop("visualization", served.default_visualization)
 
@@ -215,6 +220,20 @@ def predict_route(served_modules, name, limits):
 DEFAULT_LIMITS = {"max_images": 64, "max_request_pixels": 50_000_000}
 PAGE_POLICY = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
                "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+def front_has_left():
+    """True when the front has shut its side of this connection (its client left), checked once the whole
+    request is read, so nothing is decoded or computed for nobody. Never true outside gunicorn."""
+    sock = request.environ.get("gunicorn.socket")
+    if sock is None:
+        return False
+    try:
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return True
 
 
 def json_body():
@@ -370,12 +389,27 @@ def openapi_document(served):
             "responses": {
                 "200": {"description": "status 000; an image that failed has an entry with 'error' "
                                        "(unless strict)", "content": {"application/json": {"schema": envelope}}},
-                "400": {**error, "description": "bad JSON, missing images, corrupt base64, not an image, "
-                                                "unknown or mistyped parameter"},
+                "400": {**error, "description": "bad JSON (any depth), missing or empty images, corrupt base64, "
+                                                "not an image (strict), every image bad (results has the "
+                                                "per-image errors), unknown or mistyped parameter, a Host not "
+                                                "allowed"},
                 "404": {**error, "description": "module not served (status 111)"},
-                "413": {**error, "description": "body over the size limit, or image over the pixel limit"},
+                "408": {**error, "description": "request head or body not received within header_timeout / "
+                                                "body_timeout; the connection is closed"},
+                "413": {**error, "description": "body over max_body_mb (declared or chunked), more than "
+                                                "max_images images, images over max_request_pixels together, "
+                                                "or an image over HUB_MAX_IMAGE_PIXELS; the message names the "
+                                                "limit"},
                 "415": {**error, "description": "not JSON or multipart (status 112)"},
-                "500": {**error, "description": "unexpected server error (logged on the server)"}}}}
+                "431": {**error, "description": "request head over 64 KiB"},
+                "500": {**error, "description": "unexpected server error (logged on the server)"},
+                "502": {**error, "description": "the worker died while computing the request (it is "
+                                                "replaced); retry"},
+                "503": {**error, "headers": {"Retry-After": {
+                            "description": "seconds to wait before retrying", "schema": {"type": "integer"}}},
+                        "description": "busy: the module's queue is full, or no worker was free within "
+                                       "queue_timeout; answered at once, nothing computed"},
+                "504": {**error, "description": "no answer from the worker within timeout"}}}}
 
     module_parameter = {"name": "module", "in": "path", "required": True,
                         "schema": {"type": "string", "enum": list(served)}}
@@ -390,7 +424,8 @@ def openapi_document(served):
                  "description": "PaddleHub-compatible module serving. Modules here: " + ", ".join(served)},
         "paths": {
             **paths,
-            "/health": {"get": {"summary": "liveness", "responses": simple("the worker answers")}},
+            "/health": {"get": {"summary": "liveness, answered by the front with its request counters",
+                                "responses": simple("the server answers")}},
             "/ready": {"get": {"summary": "readiness", "responses": {
                 **simple("every module is loaded and warmed up"), "503": {"description": "still loading"}}}},
             "/models": {"get": {"summary": "served modules: name, version, type, keypoints, skeleton, parameters",

@@ -17,14 +17,15 @@ import time
 from collections import Counter
 
 from .admission import Admission, ClientGone, Refused
-from .http1 import (MAX_HEAD_BYTES, SECURITY_HEADERS, HttpError, encode_request, encode_response,
+from .http1 import (CLIENT_GONE, MAX_HEAD_BYTES, SECURITY_HEADERS, HttpError, encode_request, encode_response,
                     error_response, parse_head, parse_response, body_length, read_body)
 
 log = logging.getLogger("hub.serving.front")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 # Requests handed to the workers' socket per worker: the one computing and one waiting in the socket's
 # backlog, so a worker that finishes takes its next request at once instead of waiting for this process to
-# be scheduled (on a busy machine that wait left workers idle). Only these are committed to being computed.
+# be scheduled (on a busy machine that wait left workers idle). The one waiting is still skipped if its client
+# leaves before the worker reads it (see forward).
 HANDED_PER_WORKER = 2
 
 
@@ -147,22 +148,29 @@ class Front:
             return None
         try:
             if gone.done():  # left just before its turn came
-                self.admission.counts["client_gone"] += 1
+                self.admission.abandoned()
                 return None
-            return await self.forward(request)
+            return await self.forward(request, gone)
         finally:
             self.admission.leave()
 
-    async def forward(self, request):
+    async def forward(self, request, gone):
+        """The worker's reply, or None when the client left before it (then the worker skips the request
+        if it has not begun it: the front shuts its side of the worker's connection, which the worker checks)."""
         started = time.monotonic()
         try:
             reader, writer = await asyncio.open_unix_connection(self.worker_socket, limit=MAX_HEAD_BYTES)
         except OSError:
             raise HttpError(503, "no worker is running; retry later", retry_after=1) from None
-        self.counts["computed"] += 1
+        self.counts["forwarded"] += 1
+        limit = float(self.settings["timeout"]) + 5
         try:
             writer.write(encode_request(request, [("X-Forwarded-For", "front")]))
-            data = await asyncio.wait_for(reader.read(), float(self.settings["timeout"]) + 5)
+            reply = asyncio.ensure_future(reader.read())
+            await asyncio.wait({reply, gone}, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
+            if gone.done() and not reply.done():
+                writer.write_eof()
+            data = await asyncio.wait_for(reply, max(0.0, limit - (time.monotonic() - started)))
         except asyncio.TimeoutError:
             raise HttpError(504, f"no answer from the worker within {self.settings['timeout']} s (timeout)") from None
         except OSError:
@@ -170,13 +178,20 @@ class Front:
         finally:
             writer.close()
         try:
-            reply = parse_response(data)
+            status, headers, body = parse_response(data)
         except (ValueError, IndexError):
             self.counts["worker_lost"] += 1
             log.warning("a worker ended without answering %s %s after %.1f s", request.method, request.target,
                         time.monotonic() - started)
             raise HttpError(502, "the worker ended without answering (it was restarted); retry") from None
-        return reply
+        if status == CLIENT_GONE:
+            self.admission.abandoned("skipped_by_worker")
+            return None
+        self.counts["computed"] += 1
+        if gone.done():
+            self.admission.abandoned("computed_for_gone_client")
+            return None
+        return status, headers, body
 
     def health(self):
         body = json.dumps({"status": "ok", "pid": os.getpid(), "in_flight": self.in_flight,

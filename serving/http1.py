@@ -6,6 +6,9 @@ import json
 from dataclasses import dataclass, field
 
 MAX_HEAD_BYTES = 64 * 1024
+# A worker's reply to the front for a request it skipped because the front had shut its side of the
+# connection (the client left): nginx's "client closed request"; never sent to a client.
+CLIENT_GONE = 499
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "expect",
               "proxy-connection", "proxy-authenticate", "proxy-authorization", "content-length"}
 REASONS = {100: "Continue", 200: "OK", 400: "Bad Request", 404: "Not Found", 408: "Request Timeout",

@@ -5,6 +5,7 @@ worker die with their parent, so a killed server never leaves workers behind.
 """
 import ctypes
 import json
+import logging
 import os
 import signal
 import sys
@@ -34,12 +35,23 @@ def main(config_path):
         if os.getppid() != worker.ppid:
             os._exit(0)
 
+    def worker_exit(server, worker):
+        # onnxruntime, imported in this master before the fork, blocks a forked worker's interpreter exit
+        # after its atexit handlers, so the master would wait graceful_timeout and then kill it. The worker
+        # has finished (gunicorn calls this as it leaves), so it ends here with the code it was leaving with.
+        leaving = sys.exc_info()[1]
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(leaving.code if isinstance(leaving, SystemExit) and isinstance(leaving.code, int) else 0)
+
     class HubWorkers(BaseApplication):
         def load_config(self):
             options = {"bind": f"unix:{config['socket']}", "workers": config["workers"], "worker_class": "sync",
                        "timeout": config["timeout"], "graceful_timeout": 10, "preload_app": False,
                        "errorlog": "-", "loglevel": "info", "accesslog": "-" if config["access_log"] else None,
-                       "proc_name": f"hub-serving-{config['port']}-workers", "post_fork": post_fork}
+                       "proc_name": f"hub-serving-{config['port']}-workers", "post_fork": post_fork,
+                       "worker_exit": worker_exit}
             if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 25.1: one shared socket path otherwise
                 options["control_socket_disable"] = True
             for key, value in options.items():

@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from hub_core import images as imio
+from hub_core.serving.http1 import REASONS
 from hub_core.serving.process import ServerProcess
 
 IMAGES = Path(__file__).resolve().parents[2] / "shared" / "data" / "images"
@@ -65,6 +66,19 @@ def test_health_ready_models_openapi(server):
     assert doc["openapi"].startswith("3.") and "/predict/{module}" in doc["paths"]
     page = requests.get(server.url + "/")
     assert page.status_code == 200 and 'id="count"' in page.text
+
+
+def test_openapi_lists_every_status_the_server_answers(server):
+    """Every reply the front or a worker can give a client (the front's status table) is documented on every
+    predict path, 503 with its Retry-After header."""
+    doc = requests.get(server.url + "/openapi.json").json()
+    sent = {str(status) for status in REASONS if status >= 200}
+    assert {"400", "408", "413", "503"} <= sent
+    for path in ("/predict/{module}", f"/predict/{LANDMARKS}", f"/predict/{DETECTOR}"):
+        responses = doc["paths"][path]["post"]["responses"]
+        assert sent <= set(responses), path
+        assert "Retry-After" in responses["503"]["headers"]
+        assert "max_images" in responses["413"]["description"] and "body_timeout" in responses["408"]["description"]
 
 
 def test_landmarks_match_in_process_module(server):
@@ -239,8 +253,10 @@ def test_stop_ends_master_and_workers(server):
     assert master == server.proc.pid
     workers = _descendants(master)
     assert len(workers) == 3  # the workers' gunicorn master and its 2 workers
+    started = time.monotonic()
     done = server.stop()
     assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < 8  # under the workers' graceful_timeout: no worker had to be killed
     assert server.proc.poll() is not None
     deadline = time.monotonic() + 10  # dying takes a moment on a loaded machine
     while any(_alive(p) for p in [master, *workers]) and time.monotonic() < deadline:

@@ -106,16 +106,16 @@ def test_chunked_oversize_body_is_413(server):
 def occupy_the_worker(server):
     """Two requests of 4 crowd photos each (about a second of work each), in threads, once the server has
     handed both to the worker: the one it computes and the one waiting behind it in its socket."""
-    before = health(server).get("computed", 0)
+    before = health(server).get("forwarded", 0)
     replies = []
     threads = [threading.Thread(target=lambda: replies.append(post(server, {"images": [CROWD] * 4, "batch_size": 1})))
                for _ in range(2)]
     for t in threads:
         t.start()
     deadline = time.monotonic() + 60
-    while health(server).get("computed", 0) < before + 2 and time.monotonic() < deadline:
+    while health(server).get("forwarded", 0) < before + 2 and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert health(server).get("computed", 0) >= before + 2, "the two requests were not handed to the worker"
+    assert health(server).get("forwarded", 0) >= before + 2, "the two requests were not handed to the worker"
     return threads, replies
 
 
@@ -138,17 +138,27 @@ def test_full_queue_and_waiting_past_the_deadline_are_503_at_once(server):
 
 
 def test_abandoned_requests_are_not_computed(server):
-    threads, _ = occupy_the_worker(server)
+    """A client that leaves while its request waits in the worker's socket, and one that leaves while queued:
+    the worker computes neither (it counts what it computed and what it skipped)."""
     before = health(server)
-    with pytest.raises(requests.Timeout):
+    count = lambda name: health(server).get(name, 0) - before.get(name, 0)
+    replies = []
+    busy = threading.Thread(target=lambda: replies.append(post(server, {"images": [CROWD] * 8, "batch_size": 1})))
+    busy.start()
+    deadline = time.monotonic() + 60
+    while count("forwarded") < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert count("forwarded") == 1, "the busy request was not handed to the worker"
+    with pytest.raises(requests.Timeout):  # handed to the worker's socket behind the busy request
         post(server, {"images": [ONE_FACE]}, timeout=0.2)
-    for t in threads:
-        t.join()
+    assert count("forwarded") == 2
+    with pytest.raises(requests.Timeout):  # queued: the one slot is taken
+        post(server, {"images": [ONE_FACE]}, timeout=0.1)
+    busy.join()
     start = time.monotonic()
     assert post(server, {"images": [ONE_FACE]}).status_code == 200 and time.monotonic() - start < 2
-    after = health(server)
-    assert after["computed"] - before["computed"] == 1  # only the fresh request; the abandoned one never ran
-    assert after["client_gone"] - before.get("client_gone", 0) == 1
+    assert [r.status_code for r in replies] == [200]
+    assert (count("computed"), count("skipped_by_worker"), count("client_gone")) == (2, 1, 1)
 
 
 def test_stop_answers_every_request_in_flight(tmp_path):
