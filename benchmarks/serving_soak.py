@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,7 @@ def percentiles(seconds):
 
 
 class Outcomes:
-    """Per request: (start, end, kind) with kind ok / http_<status> / timeout / error."""
+    """Per request: (start, end, kind) with kind ok / http_<status> / timeout / error_<exception class>."""
 
     def __init__(self):
         self.rows, self.lock = [], threading.Lock()
@@ -59,6 +60,9 @@ class Outcomes:
 
     def count(self, kind):
         return sum(1 for r in self.rows if r[2] == kind)
+
+    def failures(self):
+        return dict(Counter(kind for _, _, kind in self.rows if kind != "ok"))
 
     def latencies(self, kind="ok"):
         return [end - start for start, end, k in self.rows if k == kind]
@@ -71,8 +75,8 @@ def one_request(session, url, payload, timeout, outcomes):
         kind = "ok" if reply.status_code == 200 and reply.json()["status"] == "000" else f"http_{reply.status_code}"
     except requests.Timeout:
         kind = "timeout"
-    except (requests.RequestException, ValueError):
-        kind = "error"
+    except (requests.RequestException, ValueError) as e:
+        kind = f"error_{type(e).__name__}"
     outcomes.add(start, time.monotonic(), kind)
     return kind
 
@@ -198,7 +202,7 @@ def slow(args, tmp, payload):
                 "unloaded": {"requests": len(quiet.rows), "errors": len(quiet.rows) - quiet.count("ok"),
                              "latency_ms": percentiles(quiet.latencies())},
                 "under_attack": {"requests": len(loaded.rows), "errors": len(loaded.rows) - loaded.count("ok"),
-                                 "latency_ms": percentiles(loaded.latencies())},
+                                 "error_kinds": loaded.failures(), "latency_ms": percentiles(loaded.latencies())},
                 "p99_ratio": round(loaded_p99 / unloaded_p99, 2)}
     finally:
         stop_server(server)
