@@ -19,8 +19,10 @@ from pathlib import Path
 import cv2
 
 import hub_core as hub
-from hub_core.evaluate import emit_report, load_annotations, match_entries, score
-from hub_core.keypoint import image_ranges
+from hub_core.evaluate import emit_report, load_annotations
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fit_face_refinement import descend, nme  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 AFW = REPO.parent / "shared" / "data" / "face" / "300w_afw" / "annotations_68pt_coco.json"
@@ -33,38 +35,19 @@ SHIFTS_X = [-0.025, 0.0, 0.025]
 def fit(landmark_model, data, images, detections):
     module = hub.Module(name="face_landmark_localization", landmark_model=landmark_model, flip=False)
     net = module.net()
-    rows = image_ranges(detections)
     trained = {**net.crop, **sys.modules[type(module).__module__].LANDMARK_MODELS[landmark_model]["trained_crop"]}
 
-    def nme(scale, shift, flip=False):
+    def one_pass(scale, shift, flip=False):
         net.crop = {**trained, "scale": scale, "shift": tuple(shift)}
         module.flip = flip
-        points = module.landmarks(net, images, [net.transforms(d) for d in detections])
-        entries = [{"instances": [{"box": d[:4].tolist(), "keypoints": points[i]} for d, i in zip(det, r)]}
-                   for det, r in zip(detections, rows)]
-        matches = match_entries(data, entries)
-        truths = [data["images"][m["image"]]["instances"][m["instance"]] for m in matches]
-        report = score(truths, [m["keypoints"] for m in matches], module.meta, "face")
-        return {k: report[k] for k in ("mean_nme_percent", "failure_rate_percent")}
+        return nme(data, detections, module.landmarks(net, images, [net.transforms(d) for d in detections]), module.meta)
 
     best = {"scale": trained["scale"], "shift": [0.0, 0.0]}
-    trials = {"trained crop": nme(best["scale"], best["shift"]),
-              "trained crop + flip": nme(best["scale"], best["shift"], flip=True)}
+    trials = {"trained crop": one_pass(best["scale"], best["shift"]),
+              "trained crop + flip": one_pass(best["scale"], best["shift"], flip=True)}
 
     def search(key, values, axis=None):
-        results = {}
-        for v in values:
-            candidate = {"scale": v if axis is None else best["scale"], "shift": list(best["shift"])}
-            if axis is not None:
-                candidate["shift"][axis] = v
-            results[str(v)] = nme(candidate["scale"], candidate["shift"])
-            print(landmark_model, key, v, results[str(v)], flush=True)
-        chosen = float(min(results, key=lambda v: results[v]["mean_nme_percent"]))
-        if axis is None:
-            best["scale"] = chosen
-        else:
-            best["shift"][axis] = chosen
-        trials[key] = results
+        trials[key] = descend(best, f"{landmark_model} {key}", values, axis, one_pass)
 
     search("scale", SCALES)
     search("shift_y", SHIFTS_Y, 1)
@@ -72,8 +55,8 @@ def fit(landmark_model, data, images, detections):
     search("scale (again)", SCALES)
     search("shift_y (again)", SHIFTS_Y, 1)
     return {"trained_crop": {"scale": trained["scale"], "shift": list(trained.get("shift", (0, 0)))},
-            "chosen": best, "chosen_result": nme(best["scale"], best["shift"]),
-            "chosen_result_with_flip": nme(best["scale"], best["shift"], flip=True), "trials": trials}
+            "chosen": best, "chosen_result": one_pass(best["scale"], best["shift"]),
+            "chosen_result_with_flip": one_pass(best["scale"], best["shift"], flip=True), "trials": trials}
 
 
 def main():

@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 
 import hub_core as hub
-from hub_core.evaluate import emit_report, load_annotations, match_entries, score
+from hub_core.evaluate import emit_report, load_annotations, score_entries
 from hub_core.keypoint import image_ranges
 from hub_core.refine import landmark_transforms
 
@@ -29,6 +29,32 @@ SHIFTS_X = [-0.02, 0.0, 0.02]
 def landmarks(module, net, images, transforms, flip):
     module.flip = flip
     return module.landmarks(net, images, transforms)
+
+
+def nme(data, detections, points, meta):
+    """Mean NME and failure rate of points (every face of every image, in detection order) on data."""
+    entries = [{"instances": [{"box": d[:4].tolist(), "keypoints": points[i]} for d, i in zip(det, r)]}
+               for det, r in zip(detections, image_ranges(detections))]
+    _, report = score_entries(data, entries, meta, "face")
+    return {k: report[k] for k in ("mean_nme_percent", "failure_rate_percent")}
+
+
+def descend(best, key, values, axis, run):
+    """One coordinate of the descent: run(scale, shift) with the scale (axis None) or shift[axis] set to each
+    value, the rest from best; best takes the value of lowest mean NME. Returns {value: result}."""
+    results = {}
+    for v in values:
+        candidate = {"scale": v if axis is None else best["scale"], "shift": list(best["shift"])}
+        if axis is not None:
+            candidate["shift"][axis] = v
+        results[str(v)] = run(candidate["scale"], candidate["shift"])
+        print(key, v, results[str(v)], flush=True)
+    chosen = float(min(results, key=lambda v: results[v]["mean_nme_percent"]))
+    if axis is None:
+        best["scale"] = chosen
+    else:
+        best["shift"][axis] = chosen
+    return results
 
 
 def main():
@@ -46,38 +72,16 @@ def main():
     first = {flip: landmarks(module, net, images, [net.transforms(d) for d in detections], flip)
              for flip in (False, True)}
 
-    def nme(points):
-        entries = [{"instances": [{"box": d[:4].tolist(), "keypoints": points[i]} for d, i in zip(det, r)]}
-                   for det, r in zip(detections, rows)]
-        matches = match_entries(data, entries)
-        truths = [data["images"][m["image"]]["instances"][m["instance"]] for m in matches]
-        report = score(truths, [m["keypoints"] for m in matches], module.meta, "face")
-        return {k: report[k] for k in ("mean_nme_percent", "failure_rate_percent")}
-
     def second_pass(scale, shift):
         transforms = [landmark_transforms(first[True][r], net.size, scale, shift) for r in rows]
-        return nme(landmarks(module, net, images, transforms, True))
+        return nme(data, detections, landmarks(module, net, images, transforms, True), module.meta)
 
-    trials = {"one pass": nme(first[False]), "one pass + flip": nme(first[True])}
+    trials = {"one pass": nme(data, detections, first[False], module.meta),
+              "one pass + flip": nme(data, detections, first[True], module.meta)}
     best = {"scale": 1.0, "shift": [0.0, 0.0]}
 
     def search(key, values, axis=None):
-        results = {}
-        for v in values:
-            candidate = {**best, "shift": list(best["shift"])}
-            if axis is None:
-                candidate["scale"] = v
-            else:
-                candidate["shift"][axis] = v
-            r = second_pass(candidate["scale"], candidate["shift"])
-            results[str(v)] = r
-            print(key, v, r, flush=True)
-        chosen = min(results, key=lambda v: results[v]["mean_nme_percent"])
-        if axis is None:
-            best["scale"] = float(chosen)
-        else:
-            best["shift"][axis] = float(chosen)
-        trials[f"second pass + flip, {key}"] = results
+        trials[f"second pass + flip, {key}"] = descend(best, key, values, axis, second_pass)
 
     search("scale", SCALES)
     search("shift_y", SHIFTS_Y, 1)

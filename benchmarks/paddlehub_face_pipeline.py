@@ -30,8 +30,7 @@ import cv2
 import numpy as np
 
 import hub_core as hub
-from hub_core.evaluate import emit_report, load_annotations, score
-from hub_core.matching import match_entries
+from hub_core.evaluate import emit_report, load_annotations, score_entries
 from hub_core.versions import library_versions
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,12 +64,9 @@ class PaddleHubFaceLandmarks:
         return faces
 
 
-def nme_report(data, predict):
+def nme_report(data, predict, meta):
     entries = [{"instances": predict(cv2.imread(str(im["path"])))} for im in data["images"]]
-    matches = match_entries(data, entries)
-    truths = [data["images"][m["image"]]["instances"][m["instance"]] for m in matches]
-    meta = hub.Module(name="face_landmark_localization").meta
-    report = score(truths, [m["keypoints"] for m in matches], meta, "face")
+    matches, report = score_entries(data, entries, meta, "face")
     total = sum(not inst["ignore"] for im in data["images"] for inst in im["instances"])
     return {"detection_rate": round(len(matches) / total, 4),
             **{k: report[k] for k in ("mean_nme_percent", "failure_rate_percent")}}
@@ -100,7 +96,8 @@ def main(argv=None):
         module = hub.Module(name="face_landmark_localization", mode=mode)
         pipelines[f"ours_{mode}"] = lambda image, module=module: module.keypoint_detection(images=[image])[0]["instances"]
 
-    accuracy = {name: nme_report(data, predict) for name, predict in pipelines.items()}
+    meta = module.meta  # every mode's: 68 iBUG points
+    accuracy = {name: nme_report(data, predict, meta) for name, predict in pipelines.items()}
     paths = [im["path"] for im in data["images"][:args.speed_images]]
     for predict in pipelines.values():
         timed_pass(paths[:3], predict)  # warm-up

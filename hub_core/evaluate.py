@@ -59,8 +59,7 @@ def evaluate(module, data, task=None, boxes="detector", batch_size=1, min_iou=0.
             part = {k: v[start:start + step] if k in ("paths", "boxes") else v for k, v in kwargs.items()}
             entries += module.keypoint_detection(**part)
             bar.update(len(part["paths"]))
-    matches = match_entries(data, entries, boxes, min_iou)
-    truths = [images[m["image"]]["instances"][m["instance"]] for m in matches]
+    matches, scores = score_entries(data, entries, meta, task, boxes, min_iou)
     total = sum(not inst["ignore"] for im in images for inst in im["instances"])
     report = {"module": module.name, "mode": getattr(module, "mode", None), "task": task,
               "annotations": data["file"], "format": data["format"],
@@ -71,7 +70,7 @@ def evaluate(module, data, task=None, boxes="detector", batch_size=1, min_iou=0.
               "matching": f"greedy one-to-one, IoU >= {min_iou} between annotated box (bbox, else tight keypoint "
                           "box) and predicted box (whole-frame boxes: keypoint box, any IoU)"
                           + ("; given boxes map to their own prediction" if boxes == "gt" else "")}
-    report.update(score(truths, [m["keypoints"] for m in matches], meta, task))
+    report.update(scores)
     if task in ("body", "animal") and meta.get("sigmas"):
         from pycocotools.coco import COCO
         from .coco import to_coco_results
@@ -84,6 +83,14 @@ def evaluate(module, data, task=None, boxes="detector", batch_size=1, min_iou=0.
     if keep_matches:
         report["matches"] = [{**m, "keypoints": m["keypoints"].tolist()} for m in matches]
     return report
+
+
+def score_entries(data, entries, meta, task, boxes="detector", min_iou=0.3):
+    """(matches, score() of the matched pairs) of keypoint_detection() entries, one per image of data in order:
+    any pipeline's predictions shaped as entries are scored this way."""
+    matches = match_entries(data, entries, boxes, min_iou)
+    truths = [data["images"][m["image"]]["instances"][m["instance"]] for m in matches]
+    return matches, score(truths, [m["keypoints"] for m in matches], meta, task)
 
 
 def score(truths, preds, meta, task):
