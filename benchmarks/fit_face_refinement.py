@@ -66,7 +66,8 @@ def main():
     images = [cv2.imread(im["path"]) for im in data["images"]]
     detector = hub.Module(name="ultra_light_fast_generic_face_detector_1mb_640")
     detections = detector.detect(images)
-    module = hub.Module(name="face_landmark_localization", face_detector_module=detector, flip=True)
+    # the accurate mode, whose second pass this fits: MobileFaceNet-68 on its own first crop
+    module = hub.Module(name="face_landmark_localization", mode="accurate", face_detector_module=detector)
     net = module.net()
     rows = image_ranges(detections)
     first = {flip: landmarks(module, net, images, [net.transforms(d) for d in detections], flip)
