@@ -9,6 +9,9 @@ true keypoints and identities are known. Per module and --det_every:
   unannotated people: COCO crowd / few-keypoint annotations, real faces AFW left unannotated (marked by hand
   in SETS), subjects mostly out of the frame: an instance at least half inside such a subject's box, the part
   of its annotated box in the view)
+- ghosts_on_subject: of those, the ones whose box is on a subject no other instance matched (IoU >= 0.5 with its
+  box in the view): a real person or face the pipeline posed too badly to match (OKS < 0.3 / NME > 0.5), not an
+  extra instance; counted as ghosts all the same
 - idf1: 2 IDTP / (true + emitted instances), IDTP from the best one-to-one subject <-> track pairing
 - mean_oks (bodies) / mean_nme (faces, inter-ocular) of the matched instances against the truth
 - jitter: mean |predicted frame-to-frame motion - true motion| per keypoint, in % of the subject's size
@@ -39,7 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
 sys.path.insert(0, str(REPO))
 
-from hub_core.tracking import area, assign  # noqa: E402
+from hub_core.tracking import area, assign, iou_matrix  # noqa: E402
 from hub_core.versions import library_versions  # noqa: E402
 
 COCO_SIGMAS = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07, .87, .87, .89, .89]) / 10
@@ -172,6 +175,9 @@ def score(kind, truth, entries):
                 if _overlaps(np.asarray(inst["box"][:4], float), np.concatenate([truth["ignore"][f], truth["boxes"][f][partial]])):
                     continue
                 counts["ghosts"] += 1
+                free = np.flatnonzero(present & ~np.isin(np.arange(len(pts)), list(matched.values())))
+                if len(free) and iou_matrix(np.asarray(inst["box"][:4], float)[None], truth["boxes"][f][free]).max() >= 0.5:
+                    counts["ghosts_on_subject"] += 1
             emitted += 1
             for q in np.flatnonzero(present & (sims[p] >= thr)):
                 pair_frames[(int(q), inst.get("track_id"))] += 1
@@ -228,6 +234,7 @@ def summarise(kind, parts, seconds):
            "id_switches": int(c["id_switches"]), "id_switches_per_100": round(c["id_switches"] * per100, 2),
            "fragmented_tracks": int(c["fragmented_tracks"]), "fragmentations": int(c["fragmentations"]),
            "ghosts": int(c["ghosts"]), "ghosts_per_100": round(c["ghosts"] * per100, 2),
+           "ghosts_on_subject": int(c["ghosts_on_subject"]),
            "idf1": round(2 * idtp / max(c["subject_frames"] + c["emitted"], 1), 4)}
     if kind == "body":
         out["mean_oks"] = round(float(quality.mean()), 4)

@@ -15,7 +15,7 @@ from .infer import is_keypoint_module
 from .keypoint import RESULT_SCHEMA_VERSION
 from .manifest import has_scheme
 from .module import Module
-from .tracking import Tracker
+from .tracking import tracker_for
 
 COLUMNS = ("row_id", "source", "module", "module_version", "schema_version", "width", "height", "num_instances",
            "error", "result", "frame_id", "timestamp")
@@ -120,7 +120,7 @@ class KeypointPredictor:
         except ValueError as e:
             yield unit, error_entry(uri, str(e))
             return
-        tracker = Tracker(self.module.meta) if self.keypoint else None
+        tracker = tracker_for(self.module) if self.keypoint else None
         camera = CameraMotion()
         fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
         if start:

@@ -15,7 +15,7 @@ import numpy as np
 from . import images as imio
 from . import video as vid
 from .camera_motion import CameraMotion
-from .tracking import Tracker
+from .tracking import tracker_for
 from .aliases import resolve
 from .batching import Item
 from .module import Module
@@ -153,7 +153,7 @@ def infer(module, inputs, batch_size=1, det_every=1, smooth=False, smooth_min_cu
 
 
 def _video(run, src, batch_size, det_every, smooth, min_cutoff, beta, with_images):
-    tracker = Tracker(run.module.meta, smooth, min_cutoff, beta) if run.keypoint else None
+    tracker = tracker_for(run.module, smooth=smooth, min_cutoff=min_cutoff, beta=beta) if run.keypoint else None
     camera = CameraMotion()
     det_every = max(1, int(det_every))
     # Skipping the detector makes each frame depend on the last one, so those frames go one by one.
@@ -170,7 +170,10 @@ def _video(run, src, batch_size, det_every, smooth, min_cutoff, beta, with_image
             if chunk[0][0] % det_every and tracker.following():
                 h, w = items[0].source.shape[:2]
                 boxes = [tracker.boxes((w, h))]
-        for item, meta, entry in zip(items, metas, run(items, metas, boxes)):
+        entries = run(items, metas, boxes)
+        if boxes is not None and "error" not in entries[0] and tracker.slipped(entries[0]):
+            entries, boxes = run(items, metas), None  # a subject slipped out of its box: the detector looks again
+        for item, meta, entry in zip(items, metas, entries):
             if moves:
                 tracker.move(moves.pop(0))
             if tracker is not None and "error" not in entry:

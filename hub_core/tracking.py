@@ -116,11 +116,16 @@ def follow(box, old, new, old_scores=None, new_scores=None, min_score=0.3):
     return np.tile(cb, 2) + scale * (box - np.tile(ca, 2))
 
 
+def cut_off(box, image_size, margin=1.0):
+    """Whether a box touches the frame's edge: the detector saw only the part of its subject in view."""
+    return bool((box[:2] <= margin).any() or (box[2:4] >= np.asarray(image_size, np.float64) - margin).any())
+
+
 class Track:
     def __init__(self, track_id, keypoints, scores, box, box_score, confirmed):
         self.id, self.keypoints, self.scores, self.box, self.box_score = track_id, keypoints, scores, box, box_score
         self.velocity = np.zeros(2)      # median keypoint motion, pixels per frame
-        self.detections, self.lost, self.confirmed, self.filter = 1, 0, confirmed, None
+        self.confident, self.lost, self.confirmed, self.filter = 1, 0, confirmed, None  # confident: detections >= birth_score
 
     def size(self):
         return np.sqrt(max(area(self.box), 1.0))
@@ -131,9 +136,11 @@ class Track:
         shift = self.velocity * min(self.lost + 1, 3)
         return self.keypoints + shift, self.box + np.tile(shift, 2)
 
-    def update(self, keypoints, scores, box, box_score, detected):
-        """Take this frame's instance; without a detection the box follows the keypoints' own motion."""
-        if not detected:
+    def update(self, keypoints, scores, box, box_score, detected, image_size=None):
+        """Take this frame's instance. Without a detection, or with one cut off by the frame's edge and smaller
+        than the track's box (a subject leaving the view must not shrink its track to the sliver in view), the
+        box follows the keypoints' own motion."""
+        if not detected or (image_size and cut_off(box, image_size) and area(box) < area(self.box)):
             box = follow(self.box, self.keypoints, keypoints, self.scores, scores)
         step = np.median(keypoints - self.keypoints, axis=0)
         step *= min(1.0, MAX_STEP * self.size() / max(np.linalg.norm(step), 1e-9))  # one odd frame must not fling it
@@ -142,7 +149,13 @@ class Track:
             self.filter = None  # a revived track starts its smoothing afresh
         self.keypoints, self.scores, self.box, self.lost = keypoints, scores, box, 0
         if detected:
-            self.box_score, self.detections = box_score, self.detections + 1
+            self.box_score = box_score
+
+
+def tracker_for(module, **kwargs):
+    """A Tracker for a keypoint module's instances: its keypoint meta (OKS sigmas) and the settings its module.json
+    gives under "tracking" (a face detector's scores call for a higher birth_score than a body's instance scores)."""
+    return Tracker(module.meta, **{**(getattr(module, "tracking", None) or {}), **kwargs})
 
 
 class Tracker:
@@ -151,9 +164,11 @@ class Tracker:
     Each frame: duplicate instances are suppressed (keypoints nearly the same as a better instance's, or a box
     spanning two better instances); the rest are assigned (Hungarian) to the live tracks on box IoU + keypoint
     similarity against each track's predicted position, then left-overs to lost tracks with a wider tolerance
-    (revival). A new track is confirmed after `confirm` detections in a row (at once in a video's first frame)
-    and only confirmed tracks are emitted; a lost track is kept `max_lost` frames. Between detector frames each
-    track's box follows its own keypoints (their shift and spread). smooth: One-Euro per track."""
+    (revival). A track is born only from an instance scoring at least birth_score and confirmed once `confirm` of
+    its detections score that (at once in a video's first frame; unconfirmed, it is dropped when unseen for a
+    frame): weaker instances only carry tracks on, as ByteTrack's low-score detections do. Only confirmed tracks
+    are emitted; a lost track is kept `max_lost` frames. Between detector frames each track's box follows its own
+    keypoints (their shift and spread). smooth: One-Euro per track."""
 
     match_threshold = 0.3     # of 0.5 * IoU + 0.5 * keypoint similarity
     revive_threshold = 0.2
@@ -170,7 +185,7 @@ class Tracker:
         self.smooth, self.make_filter = smooth, lambda: OneEuroFilter(min_cutoff, beta)
         self.confirm, self.max_lost = confirm, max_lost
         self.birth_score, self.keep_score, self.min_inside = birth_score, keep_score, min_inside
-        self.tracks, self.next_id, self.frames = [], 0, 0
+        self.tracks, self.next_id, self.frames, self.boxed = [], 0, 0, []
 
     def move(self, affine):
         """Carry every track, live or lost, with the camera's motion into the next frame (camera_motion), so that
@@ -188,7 +203,7 @@ class Tracker:
         """[[x1, y1, x2, y2, score]] for the next frame without detection, from each live track's keypoints
         moved by its velocity; a track whose box has mostly left the frame gets none (it will be lost)."""
         w, h = image_size
-        out = []
+        out, self.boxed = [], []
         for t in self.tracks:
             if t.lost:
                 continue
@@ -196,6 +211,7 @@ class Tracker:
             clipped = np.clip(box, 0, [w, h, w, h])
             if area(clipped) >= self.min_inside * max(area(box), 1e-9):
                 out.append(clipped.tolist() + [t.box_score])
+                self.boxed.append(t)
         return out
 
     def update(self, entry, timestamp, detected=True):
@@ -203,21 +219,9 @@ class Tracker:
         smooth); entry['data'] follows. detected: whether this frame's boxes came from the detector."""
         instances = entry.get("instances", [])
         first_frame, self.frames = self.frames == 0, self.frames + 1
-        n = len(instances)
-        kpts = np.array([inst["keypoints"] for inst in instances], np.float64).reshape(n, -1, 2) if n else np.zeros((0, 0, 2))
-        boxes = np.array([inst["box"][:4] for inst in instances], np.float64).reshape(n, 4)
-        scores = np.array([quality(inst) for inst in instances])
-        box_scores = [inst.get("box_score", 1.0) for inst in instances]
-        kpt_scores = [None if inst.get("keypoint_scores") is None else np.asarray(inst["keypoint_scores"], np.float64)
-                      for inst in instances]
-        candidates = [i for i in self._suppress(kpts, boxes, scores) if scores[i] >= self.keep_score]
-        if not detected:  # re-estimated in a track's own box: drop the ones the model lost or that left the box
-            # (points the model places outside the frame, on a subject partly out of view, do not count)
-            frame = np.array([0, 0, entry["image_size"]["width"], entry["image_size"]["height"]], np.float64)
-            in_frame = [_intersection(keypoint_box(kpts[i], kpt_scores[i]), frame) for i in range(n)]
-            inside = [area(_intersection(in_frame[i], boxes[i])) / max(area(in_frame[i]), 1.0) for i in range(n)]
-            candidates = [i for i in candidates if inside[i] >= self.min_inside_box]
+        kpts, boxes, scores, box_scores, kpt_scores, candidates = self._instances(entry, detected)
         owner = self._match(kpts, boxes, candidates, detected)
+        size = (entry["image_size"]["width"], entry["image_size"]["height"]) if "image_size" in entry else None
         for t in self.tracks:
             if t not in owner.values():
                 t.lost += 1
@@ -231,8 +235,9 @@ class Tracker:
                 self.tracks.append(owner[i])
                 self.next_id += 1
             elif i in owner:
-                owner[i].update(kpts[i], kpt_scores[i], boxes[i], box_scores[i], detected)
-                owner[i].confirmed |= owner[i].detections >= self.confirm
+                owner[i].update(kpts[i], kpt_scores[i], boxes[i], box_scores[i], detected, size)
+                owner[i].confident += detected and scores[i] >= self.birth_score
+                owner[i].confirmed |= owner[i].confident >= self.confirm
         emitted = []
         for i in sorted(owner):
             t, inst = owner[i], instances[i]
@@ -249,6 +254,33 @@ class Tracker:
         entry["instances"] = emitted
         entry["data"] = [inst["keypoints"] for inst in emitted]
         return entry
+
+    def slipped(self, entry):
+        """Whether a track given a box by boxes() does not find its subject again in entry, the instances estimated
+        in those boxes: then the detector is better run on this same frame than on the next."""
+        kpts, boxes, _, _, _, candidates = self._instances(entry, detected=False)
+        found = self._match(kpts, boxes, candidates, detected=False).values()
+        return not all(any(t is f for f in found) for t in self.boxed)
+
+    def _instances(self, entry, detected):
+        """An entry's instances as arrays (keypoints, boxes, scores, box scores, keypoint scores) and the indices
+        of those worth matching: no duplicates, scored at least keep_score, and when estimated in a track's own
+        box (not detected) still inside it, points the model places outside the frame not counting."""
+        instances = entry.get("instances", [])
+        n = len(instances)
+        kpts = np.array([inst["keypoints"] for inst in instances], np.float64).reshape(n, -1, 2) if n else np.zeros((0, 0, 2))
+        boxes = np.array([inst["box"][:4] for inst in instances], np.float64).reshape(n, 4)
+        scores = np.array([quality(inst) for inst in instances])
+        box_scores = [inst.get("box_score", 1.0) for inst in instances]
+        kpt_scores = [None if inst.get("keypoint_scores") is None else np.asarray(inst["keypoint_scores"], np.float64)
+                      for inst in instances]
+        candidates = [i for i in self._suppress(kpts, boxes, scores) if scores[i] >= self.keep_score]
+        if not detected:
+            frame = np.array([0, 0, entry["image_size"]["width"], entry["image_size"]["height"]], np.float64)
+            in_frame = [_intersection(keypoint_box(kpts[i], kpt_scores[i]), frame) for i in range(n)]
+            inside = [area(_intersection(in_frame[i], boxes[i])) / max(area(in_frame[i]), 1.0) for i in range(n)]
+            candidates = [i for i in candidates if inside[i] >= self.min_inside_box]
+        return kpts, boxes, scores, box_scores, kpt_scores, candidates
 
     def _suppress(self, kpts, boxes, scores):
         """Indices of the instances that are not duplicates, best first."""
