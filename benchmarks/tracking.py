@@ -42,6 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
 sys.path.insert(0, str(REPO))
 
+from hub_core.camera_motion import warp_points  # noqa: E402
 from hub_core.tracking import area, assign, iou_matrix  # noqa: E402
 from hub_core.versions import library_versions  # noqa: E402
 
@@ -99,10 +100,6 @@ def camera(frames, source_size, view_size, seed, key_every=50, max_degrees=4.0):
     tx = w / 2 - (cos * cx - sin * cy)
     ty = h / 2 - (sin * cx + cos * cy)
     return np.stack([np.stack([cos, -sin, tx], 1), np.stack([sin, cos, ty], 1)], 1)
-
-
-def warp_points(affine, points):
-    return points @ affine[:, :2].T + affine[:, 2]
 
 
 def render(kind, file_name, frames, seed, path, fps=25):

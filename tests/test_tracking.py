@@ -117,21 +117,20 @@ def test_duplicates_and_spanning_box_are_suppressed():
     assert out["data"] == [a.tolist(), b.tolist()]
 
 
+def _instance(k, score):
+    """An instance with keypoints k (K, 2) and a box 10 px around them."""
+    return {"box": [k[:, 0].min() - 10, k[:, 1].min() - 10, k[:, 0].max() + 10, k[:, 1].max() + 10],
+            "box_score": score, "keypoints": k.tolist()}
+
+
 def test_lost_track_is_revived():
     a = np.array([[100, 100], [120, 100], [110, 140]], float)
     tracker = Tracker(max_lost=10)
-    inst = lambda k: {"box": [k[:, 0].min() - 10, k[:, 1].min() - 10, k[:, 0].max() + 10, k[:, 1].max() + 10],
-                      "box_score": 0.9, "keypoints": k.tolist()}
-    assert [i["track_id"] for i in tracker.update({"instances": [inst(a)]}, 0.0)["instances"]] == [0]
+    assert [i["track_id"] for i in tracker.update({"instances": [_instance(a, 0.9)]}, 0.0)["instances"]] == [0]
     for f in range(1, 6):  # unseen for 5 frames
         assert tracker.update({"instances": []}, f / 25)["instances"] == []
-    back = tracker.update({"instances": [inst(a + 4)]}, 6 / 25)
+    back = tracker.update({"instances": [_instance(a + 4, 0.9)]}, 6 / 25)
     assert [i["track_id"] for i in back["instances"]] == [0]
-
-
-def _instance(k, score):
-    return {"box": [k[:, 0].min() - 10, k[:, 1].min() - 10, k[:, 0].max() + 10, k[:, 1].max() + 10],
-            "box_score": score, "keypoints": k.tolist()}
 
 
 def test_only_confident_instances_start_tracks():
